@@ -1,0 +1,180 @@
+"""The `nac` command line: encode, decode, info, train, export.
+
+Errors are one line on stderr with exit status 1 (2 for usage errors); `--debug` shows the
+traceback. Outputs are written to a temp file and renamed, so a failed run never leaves a
+half-written file or clobbers an existing one.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+KBPS_CHOICES = ["1.5", "3", "4.5", "6", "7.5", "9", "10.5", "12"]
+
+
+class UserError(click.ClickException):
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        click.echo(f"nac: error: {self.message}", err=True)
+
+
+def friendly_errors(func):
+    """Turn expected failures into one-line errors, unless --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            return func(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            if ctx.find_root().params.get("debug"):
+                raise
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(message) from None
+
+    return wrapper
+
+
+def check_paths(src: str, dst: str, force: bool) -> None:
+    if not Path(src).exists():
+        raise UserError(f"{src}: no such file")
+    if Path(dst).exists() and os.path.samefile(src, dst):
+        raise UserError(f"refusing to overwrite the input file {src}")
+    if Path(dst).exists() and not force:
+        raise UserError(f"{dst} exists (use --force to overwrite)")
+    if Path(dst).is_dir():
+        raise UserError(f"{dst} is a folder")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="nac")
+def cli(debug: bool) -> None:
+    """NAC neural audio codec: encode, decode and inspect .nac files."""
+
+
+@cli.command()
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.argument("dst", type=click.Path(dir_okay=False))
+@click.option("--kbps", type=click.Choice(KBPS_CHOICES), default="6", show_default=True,
+              help="Nominal bitrate per channel.")
+@click.option("--model", default=None, help="Registry name or checkpoint path [default: nac-16k].")
+@click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
+@friendly_errors
+def encode(src: str, dst: str, kbps: str, model: str | None, force: bool) -> None:
+    """Encode an audio file (wav/flac/ogg/opus/mp3/m4a, any rate) to a .nac file."""
+    from .audio import atomic_output, read_audio
+    from .compress import compress_to_file
+    from .registry import DEFAULT_CODEC
+
+    check_paths(src, dst, force)
+    audio, sr = read_audio(src)
+    with atomic_output(dst) as tmp, open(tmp, "wb") as f:
+        compress_to_file(audio, sr, f, float(kbps), model or DEFAULT_CODEC)
+
+
+@cli.command()
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.argument("dst", type=click.Path(dir_okay=False))
+@click.option("--model", default=None, help="Override the model named in the file.")
+@click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
+              help="Output rate [default: the original file's rate].")
+@click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
+@friendly_errors
+def decode(src: str, dst: str, model: str | None, sample_rate: int | None, force: bool) -> None:
+    """Decode a .nac file to .wav or .flac (original rate, channels and length)."""
+    from .audio import write_audio
+    from .compress import decompress_from_file
+
+    check_paths(src, dst, force)
+    with open(src, "rb") as f:
+        audio, sr = decompress_from_file(f, model, sample_rate)
+    write_audio(dst, audio, sr)
+
+
+@cli.command()
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def info(src: str, as_json: bool) -> None:
+    """Show a .nac file's header, metadata, duration, real bitrate and chunk CRC status."""
+    import json
+
+    from .bitstream import NacFormatError, NacReader
+
+    if not Path(src).is_file():
+        raise UserError(f"{src}: no such file")
+    size = Path(src).stat().st_size
+    with open(src, "rb") as f:
+        reader = NacReader(f)
+        chunks, crc = 0, "ok"
+        try:
+            for _ in reader.chunks():
+                chunks += 1
+        except NacFormatError as exc:
+            crc = f"FAILED: {exc}"
+    m = reader.metadata
+    duration = reader.num_samples / reader.original_sample_rate
+    # real bitrate: chunk headers + payload per channel, what the codes cost; file_kbps adds
+    # the one-off header and metadata (~0.3 kB), which matter only for very short clips
+    payload_kbps = (size - reader.header.size) * 8 / duration / 1000 / reader.channels
+    total_kbps = size * 8 / duration / 1000
+    result = {
+        "file": src, "bytes": size, "magic": "NAC", "version": reader.header.version,
+        "bitrate_byte": reader.header.bitrate, "nominal_kbps": reader.header.kbps,
+        "duration_s": round(duration, 3), "real_kbps": round(payload_kbps, 3),
+        "file_kbps": round(total_kbps, 3), "chunks": chunks, "integrity": crc, "metadata": m,
+    }
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            if key != "metadata":
+                click.echo(f"{key:>22}: {value}")
+        for key, value in sorted(m.items()):
+            click.echo(f"{'meta.' + key:>22}: {value}")
+    if crc != "ok":
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON config with 'model' and 'train' sections.")
+@click.option("--data", multiple=True, required=True, type=click.Path(exists=True),
+              help="Folder of audio (any format/rate); repeat for several corpora.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder.")
+@click.option("--dev", type=click.Path(exists=True), default=None, help="Dev folder for periodic evaluation.")
+@click.option("--steps", type=int, default=None, help="Override the config's step count.")
+@friendly_errors
+def train(config, data, out, dev, steps) -> None:
+    """Train a codec (resumes from OUT/latest.pt). Works under torchrun for DDP."""
+    from .train import run
+
+    run(config, list(data), out, dev=dev, steps=steps)
+
+
+@cli.command()
+@click.argument("checkpoint_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("dst", type=click.Path(dir_okay=False))
+@click.option("--name", required=True, help="Model name stored in the file.")
+@friendly_errors
+def export(checkpoint_path: str, dst: str, name: str) -> None:
+    """Strip a training checkpoint to fp16 inference weights; print its sha256."""
+    from .checkpoint import export as do_export
+
+    click.echo(do_export(checkpoint_path, dst, name))
+
+
+def main() -> None:
+    cli(prog_name="nac")
+
+
+if __name__ == "__main__":
+    main()

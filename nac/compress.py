@@ -1,0 +1,149 @@
+"""Audio <-> .nac bytes with a NAC model, chunk by chunk with exact seams.
+
+Each chunk is encoded (and decoded) from a window that extends `model.context_frames` frames
+beyond it on both sides, which covers the whole receptive field of the encoder (decoder); the
+codes (audio) of the chunk are therefore the same as coding the whole signal at once, while
+memory stays bounded by the chunk size (the seam clicks of naive chunking cannot happen).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from .audio import fit_length, resample
+from .bitstream import NacReader, NacWriter, model_rate_samples
+from .model import CodecConfig, NacCodec
+from .registry import DEFAULT_CODEC, load_checkpoint
+
+FRAMES_PER_CHUNK = 250  # 5 s at 50 Hz: ~0.3 % container overhead at 6 kbps
+
+
+@dataclass
+class LoadedModel:
+    model: NacCodec
+    name: str
+    sha256: str
+
+
+_CACHE: dict[str, LoadedModel] = {}
+
+
+def load_model(name: str = DEFAULT_CODEC) -> NacCodec:
+    """A codec from the registry (or a checkpoint path), in eval mode, float32."""
+    return load_loaded(name).model
+
+
+def load_loaded(name: str) -> LoadedModel:
+    if name not in _CACHE:
+        ckpt, digest = load_checkpoint(name)
+        model = NacCodec(CodecConfig(**ckpt["config"]))
+        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+        model.load_state_dict(state, strict=False)
+        model.eval()
+        _CACHE[name] = LoadedModel(model, ckpt.get("name", name), digest)
+    return _CACHE[name]
+
+
+def _windows(total: int, chunk: int, context: int) -> Iterator[tuple[int, int, int, int]]:
+    """(window start, window end, chunk start, chunk end) in frames."""
+    for start in range(0, total, chunk):
+        end = min(total, start + chunk)
+        yield max(0, start - context), min(total, end + context), start, end
+
+
+def encode_codes(model: NacCodec, audio: np.ndarray, kbps: float,
+                 frames_per_chunk: int = FRAMES_PER_CHUNK) -> Iterator[np.ndarray]:
+    """(C, T) audio at the model rate -> chunks of (frames, C, n_q) codes."""
+    hop = model.hop
+    total = -(-audio.shape[1] // hop)
+    padded = torch.from_numpy(fit_length(audio, total * hop))
+    for w0, w1, c0, c1 in _windows(total, frames_per_chunk, model.context_frames):
+        codes = model.encode(padded[:, w0 * hop:w1 * hop], kbps)  # (C, n_q, frames)
+        yield codes[:, :, c0 - w0:c1 - w0].permute(2, 0, 1).numpy()
+
+
+def decode_codes(model: NacCodec, chunks: Iterable[np.ndarray],
+                 frames_per_chunk: int = FRAMES_PER_CHUNK) -> Iterator[np.ndarray]:
+    """Chunks of (frames, C, n_q) codes -> blocks of (C, frames * hop) audio at the model rate.
+
+    Holds at most one block plus `context_frames` on each side, whatever the chunk sizes.
+    """
+    ctx, hop = model.context_frames, model.hop
+    buf, buf_start, done = None, 0, 0  # buf holds frames [buf_start, buf_start + len)
+    for incoming in chunks:
+        incoming = torch.from_numpy(np.ascontiguousarray(incoming)).permute(1, 2, 0)  # (C, n_q, F)
+        buf = incoming if buf is None else torch.cat([buf, incoming], -1)
+        while buf_start + buf.shape[-1] - done >= frames_per_chunk + ctx:
+            yield _decode_block(model, buf, buf_start, done, done + frames_per_chunk, hop)
+            done += frames_per_chunk
+            keep_from = max(0, done - ctx) - buf_start
+            buf, buf_start = buf[..., keep_from:], buf_start + keep_from
+    while buf is not None and done < buf_start + buf.shape[-1]:
+        end = min(done + frames_per_chunk, buf_start + buf.shape[-1])
+        yield _decode_block(model, buf, buf_start, done, end, hop)
+        done = end
+
+
+def _decode_block(model: NacCodec, buf: torch.Tensor, buf_start: int, start: int, end: int,
+                  hop: int) -> np.ndarray:
+    """Audio for frames [start, end), decoded with up to `context_frames` either side."""
+    ctx = model.context_frames
+    w0 = max(buf_start, start - ctx) - buf_start
+    w1 = min(buf.shape[-1], end - buf_start + ctx)
+    audio = model.decode(buf[..., w0:w1])
+    left = start - buf_start - w0
+    return audio[:, left * hop:(left + end - start) * hop].numpy()
+
+
+def compress_to_file(audio: np.ndarray, sr: int, f: BinaryIO, kbps: float = 6.0,
+                     model: str = DEFAULT_CODEC, frames_per_chunk: int = FRAMES_PER_CHUNK) -> None:
+    """Encode (C, T) float audio at rate `sr` into the open binary file `f`."""
+    loaded = load_loaded(model)
+    codec = loaded.model
+    frames_per_chunk = max(frames_per_chunk, codec.context_frames)
+    n_q = codec.n_q_for(kbps)
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    metadata = {
+        "format_version": 1, "model": model, "model_sha256": loaded.sha256[:16],
+        "sample_rate": codec.sample_rate, "original_sample_rate": int(sr),
+        "channels": int(audio.shape[0]), "num_samples": int(audio.shape[1]),
+        "frame_rate": codec.frame_rate, "hop": codec.hop, "n_q": n_q,
+        "bits_per_code": codec.cfg.bits_per_code, "frames_per_chunk": frames_per_chunk, "kbps": kbps,
+    }
+    writer = NacWriter(f, metadata, kbps)
+    for chunk in encode_codes(codec, resample(audio, sr, codec.sample_rate), kbps, frames_per_chunk):
+        writer.write_chunk(chunk)
+
+
+def decompress_from_file(f: BinaryIO, model: str | None = None, sample_rate: int | None = None
+                         ) -> tuple[np.ndarray, int]:
+    """Decode a .nac stream to ((C, T) float32 audio, rate); T is exact for the original rate."""
+    reader = NacReader(f)
+    m = reader.metadata
+    loaded = load_loaded(model or m["model"])
+    if m.get("model_sha256") and not loaded.sha256.startswith(m["model_sha256"]):
+        raise ValueError(f"this file was encoded with {m['model']} ({m['model_sha256']}), "
+                         f"but the model loaded has sha256 {loaded.sha256[:16]}")
+    pieces = list(decode_codes(loaded.model, reader.chunks(), int(m["frames_per_chunk"])))
+    audio = np.concatenate(pieces, axis=1) if pieces else np.zeros((reader.channels, 0), np.float32)
+    n_model = model_rate_samples(reader.num_samples, reader.original_sample_rate, reader.sample_rate)
+    audio = fit_length(audio, n_model)
+    out_rate = sample_rate or reader.original_sample_rate
+    out = resample(audio, reader.sample_rate, out_rate)
+    length = reader.num_samples if out_rate == reader.original_sample_rate else \
+        model_rate_samples(reader.num_samples, reader.original_sample_rate, out_rate)
+    return fit_length(out, length), out_rate
+
+
+def compress(audio: np.ndarray, sr: int, kbps: float = 6.0, model: str = DEFAULT_CODEC) -> bytes:
+    buf = io.BytesIO()
+    compress_to_file(audio, sr, buf, kbps, model)
+    return buf.getvalue()
+
+
+def decompress(data: bytes, model: str | None = None) -> tuple[np.ndarray, int]:
+    return decompress_from_file(io.BytesIO(data), model)

@@ -1,0 +1,43 @@
+"""Reconstruction losses: multi-resolution log-mel, log-magnitude and compressed complex STFT.
+
+Magnitude-only losses leave the phase free, and the probe that used them wandered by hundreds of
+samples in alignment. The compressed complex term (as in APCodec / MetricGAN+ style losses)
+penalises phase error where there is energy, and the waveform L1 pins the absolute timing.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .mel import mel_filterbank
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    def __init__(self, sample_rate: int, n_ffts=(256, 512, 1024, 2048), n_mels=(32, 64, 80, 128),
+                 power: float = 0.3):
+        super().__init__()
+        self.n_ffts, self.power = n_ffts, power
+        for n_fft, mels in zip(n_ffts, n_mels):
+            self.register_buffer(f"window_{n_fft}", torch.hann_window(n_fft), persistent=False)
+            self.register_buffer(f"mel_{n_fft}", mel_filterbank(sample_rate, n_fft, mels), persistent=False)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {"mel": 0.0, "logmag": 0.0, "complex": 0.0}
+        for n_fft in self.n_ffts:
+            win = getattr(self, f"window_{n_fft}")
+            fb = getattr(self, f"mel_{n_fft}")
+            sp = torch.stft(pred, n_fft, n_fft // 4, window=win, return_complex=True)
+            st = torch.stft(target, n_fft, n_fft // 4, window=win, return_complex=True)
+            mp, mt = sp.abs().clamp_min(1e-7), st.abs().clamp_min(1e-7)
+            out["mel"] = out["mel"] + F.l1_loss(torch.log(fb @ mp + 1e-5), torch.log(fb @ mt + 1e-5))
+            out["logmag"] = out["logmag"] + F.l1_loss(torch.log(mp), torch.log(mt))
+            cp = sp * mp.pow(self.power - 1)
+            ct = st * mt.pow(self.power - 1)
+            out["complex"] = out["complex"] + (cp - ct).abs().mean()
+        k = len(self.n_ffts)
+        return {name: value / k for name, value in out.items()}
+
+
+def waveform_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(pred, target)

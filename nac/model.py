@@ -1,0 +1,182 @@
+"""The NAC codec: STFT encoder -> residual VQ -> ConvNeXt decoder with an iSTFT head.
+
+Data path of one second of 16 kHz audio with the default config:
+  16000 samples -> STFT (hop 160) -> 100 frames -> ConvNeXt -> /2 -> 50 frames
+  -> 128-d latents -> n_q x 10-bit codes per frame (n_q = 3/6/12/24 for 1.5/3/6/12 kbps)
+  -> ConvNeXt at 50 Hz -> x2 -> 100 frames -> magnitude + phase -> iSTFT -> 16000 samples.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from .modules import ConvNeXtStack, ISTFTHead, STFTFeatures
+from .quantization import QuantizerOutput, ResidualQuantizer
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """What the CLI, the container and the evaluation need from any codec."""
+
+    sample_rate: int
+    frame_rate: float
+    codebook_size: int
+
+    def bitrates(self) -> list[float]: ...
+    def encode(self, wav: torch.Tensor, kbps: float) -> torch.Tensor: ...
+    def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class CodecConfig:
+    sample_rate: int = 16000
+    hop: int = 320  # samples per code frame: 50 Hz at 16 kHz
+    stft_hop: int = 160  # analysis / synthesis hop; the frame rate is stft_hop * 2
+    n_fft: int = 640
+    encoder_dim: int = 192
+    encoder_depth: tuple[int, int] = (2, 4)  # blocks at the STFT rate, then at the frame rate
+    decoder_dim: int = 288
+    decoder_depth: tuple[int, int] = (8, 2)  # blocks at the frame rate, then at the STFT rate
+    latent_dim: int = 64
+    n_q: int = 24
+    codebook_size: int = 1024
+    kbps_step: float = 1.5  # quantizer dropout keeps multiples of this many kbps
+    ema_decay: float = 0.99
+    dead_code_threshold: float = 2.0
+
+    def __post_init__(self) -> None:
+        self.encoder_depth = tuple(self.encoder_depth)
+        self.decoder_depth = tuple(self.decoder_depth)
+        if self.hop != 2 * self.stft_hop:
+            raise ValueError("hop must be twice stft_hop (one 2x resampling stage)")
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop
+
+    @property
+    def bits_per_code(self) -> int:
+        return int(math.ceil(math.log2(self.codebook_size)))
+
+    def kbps_per_codebook(self) -> float:
+        return self.bits_per_code * self.frame_rate / 1000
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: CodecConfig):
+        super().__init__()
+        self.features = STFTFeatures(cfg.n_fft, cfg.stft_hop)
+        d = cfg.encoder_dim
+        self.proj_in = nn.Conv1d(self.features.channels, d, 1)
+        self.fine = ConvNeXtStack(d, cfg.encoder_depth[0])
+        self.down = nn.Conv1d(d, d, 2, stride=2)
+        self.coarse = ConvNeXtStack(d, cfg.encoder_depth[1])
+        self.norm = nn.LayerNorm(d)
+        self.proj_out = nn.Linear(d, cfg.latent_dim)
+        # frames (at the code rate) on each side that influence one latent frame
+        window = math.ceil(cfg.n_fft / 2 / cfg.hop)
+        self.receptive_field = window + math.ceil(self.fine.receptive_field / 2) + 1 + self.coarse.receptive_field
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        x = self.fine(self.proj_in(self.features(wav)))
+        x = self.coarse(self.down(x))
+        return self.proj_out(self.norm(x.transpose(1, 2))).transpose(1, 2)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: CodecConfig):
+        super().__init__()
+        d = cfg.decoder_dim
+        self.proj_in = nn.Conv1d(cfg.latent_dim, d, 3, padding=1)
+        self.coarse = ConvNeXtStack(d, cfg.decoder_depth[0])
+        self.up = nn.ConvTranspose1d(d, d, 2, stride=2)
+        self.fine = ConvNeXtStack(d, cfg.decoder_depth[1])
+        self.norm = nn.LayerNorm(d)
+        self.head = ISTFTHead(d, cfg.n_fft, cfg.stft_hop)
+        window = math.ceil(cfg.n_fft / 2 / cfg.hop)
+        self.receptive_field = 1 + self.coarse.receptive_field + math.ceil(self.fine.receptive_field / 2) + window
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.coarse(self.proj_in(z))
+        x = self.fine(self.up(x))
+        return self.head(self.norm(x.transpose(1, 2)).transpose(1, 2))
+
+
+class NacCodec(nn.Module):
+    """Neural codec at `cfg.sample_rate`, mono. Implements `Codec`."""
+
+    def __init__(self, cfg: CodecConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or CodecConfig()
+        self.encoder = Encoder(cfg)
+        step = max(1, round(cfg.kbps_step / cfg.kbps_per_codebook()))
+        self.quantizer = ResidualQuantizer(cfg.latent_dim, cfg.n_q, cfg.codebook_size, step,
+                                           cfg.ema_decay, cfg.dead_code_threshold)
+        self.decoder = Decoder(cfg)
+        self.codebooks_per_step = step
+
+    # --- Codec interface -------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.cfg.sample_rate
+
+    @property
+    def frame_rate(self) -> float:
+        return self.cfg.frame_rate
+
+    @property
+    def codebook_size(self) -> int:
+        return self.cfg.codebook_size
+
+    @property
+    def hop(self) -> int:
+        return self.cfg.hop
+
+    def bitrates(self) -> list[float]:
+        per = self.cfg.kbps_per_codebook()
+        return [round(n * per, 3) for n in range(self.codebooks_per_step, self.cfg.n_q + 1, self.codebooks_per_step)]
+
+    def n_q_for(self, kbps: float) -> int:
+        n_q = kbps / self.cfg.kbps_per_codebook()
+        if abs(n_q - round(n_q)) > 1e-6 or not 1 <= round(n_q) <= self.cfg.n_q:
+            raise ValueError(f"unsupported bitrate {kbps:g} kbps; this model supports "
+                             + ", ".join(f"{b:g}" for b in self.bitrates()))
+        return int(round(n_q))
+
+    @property
+    def context_frames(self) -> int:
+        """Frames of look-around needed so that chunked coding equals whole-signal coding."""
+        return max(self.encoder.receptive_field, self.decoder.receptive_field)
+
+    @torch.no_grad()
+    def encode(self, wav: torch.Tensor, kbps: float) -> torch.Tensor:
+        """(B, T) or (T,) float audio at `sample_rate` -> (B, n_q, ceil(T / hop)) int64 codes."""
+        n_q = self.n_q_for(kbps)
+        wav = self._pad(wav if wav.dim() == 2 else wav[None])
+        return self.quantizer.encode(self.encoder(wav), n_q)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, n_q, N) codes -> (B, N * hop) audio."""
+        return self.decoder(self.quantizer.decode(codes.long()))
+
+    # --- training --------------------------------------------------------------------------
+    def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
+        """Autoencode with quantizer dropout (training) or all levels (eval)."""
+        q = self.quantizer(self.encoder(self._pad(wav)))
+        return self.decoder(q.quantized)[..., : wav.shape[-1]], q
+
+    def _pad(self, wav: torch.Tensor) -> torch.Tensor:
+        extra = (-wav.shape[-1]) % self.hop
+        return torch.nn.functional.pad(wav, (0, extra)) if extra else wav
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,5 @@
+"""Neural building blocks: ConvNeXt stacks running at frame rate and STFT front/back ends."""
+from .convnext import ConvNeXtBlock, ConvNeXtStack
+from .spectral import ISTFTHead, STFTFeatures
+
+__all__ = ["ConvNeXtBlock", "ConvNeXtStack", "ISTFTHead", "STFTFeatures"]

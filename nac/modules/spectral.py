@@ -1,0 +1,71 @@
+"""STFT analysis for the encoder and an iSTFT synthesis head for the decoder.
+
+Both use "same" framing: with hop `h`, a signal of `n * h` samples has exactly `n` frames and
+frame `i` is centred on sample `i * h + h / 2`. That makes lengths exact (no trailing frame, no
+trimming guesswork) and lets chunked processing line up frame for frame.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class STFTFeatures(nn.Module):
+    """Waveform (B, T) -> power-law compressed complex STFT as channels (B, 2 * bins, T / hop).
+
+    Compressing the magnitude (|X|^0.3) keeps quiet partials visible to the network while
+    keeping the phase (real/imaginary parts), which the decoder must reproduce for PESQ/SI-SDR.
+    """
+
+    def __init__(self, n_fft: int, hop: int, power: float = 0.3):
+        super().__init__()
+        self.n_fft, self.hop, self.power = n_fft, hop, power
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    @property
+    def channels(self) -> int:
+        return 2 * (self.n_fft // 2 + 1)
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        pad = (self.n_fft - self.hop) // 2
+        wav = F.pad(wav, (pad, pad))
+        spec = torch.stft(wav, self.n_fft, self.hop, window=self.window, center=False, return_complex=True)
+        mag = spec.abs().clamp_min(1e-7)
+        spec = spec * mag.pow(self.power - 1.0)
+        return torch.cat([spec.real, spec.imag], dim=1)
+
+
+class ISTFTHead(nn.Module):
+    """Frame features (B, C, N) -> magnitude and phase per bin -> waveform (B, N * hop).
+
+    Predicting the spectrum and inverting it with one iFFT per frame (Vocos) replaces a stack of
+    sample-rate transposed convolutions, which is where most of a SEANet decoder's time goes.
+    """
+
+    def __init__(self, dim: int, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.bins = n_fft // 2 + 1
+        self.proj = nn.Linear(dim, 3 * self.bins)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_mag, re, im = self.proj(x.transpose(1, 2)).transpose(1, 2).chunk(3, dim=1)
+        mag = torch.exp(log_mag.clamp(max=8.0))
+        # Phase as an unnormalised 2-D vector: smooth to learn, no wrap-around at +-pi.
+        norm = torch.sqrt(re.square() + im.square() + 1e-9)
+        spec = torch.complex(mag * re / norm, mag * im / norm)
+        return self.istft(spec)
+
+    def istft(self, spec: torch.Tensor) -> torch.Tensor:
+        frames = torch.fft.irfft(spec, self.n_fft, dim=1) * self.window[None, :, None]
+        n = spec.shape[-1]
+        out_len = (n - 1) * self.hop + self.n_fft
+        wav = F.fold(frames, (1, out_len), (1, self.n_fft), stride=(1, self.hop))[:, 0, 0]
+        env = F.fold(self.window.square()[None, :, None].expand(1, -1, n), (1, out_len),
+                     (1, self.n_fft), stride=(1, self.hop))[:, 0, 0]
+        pad = (self.n_fft - self.hop) // 2
+        wav = wav[:, pad:pad + n * self.hop]
+        env = env[:, pad:pad + n * self.hop]
+        return wav / env.clamp_min(1e-8)

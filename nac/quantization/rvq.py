@@ -1,0 +1,79 @@
+"""Residual VQ: EMA codebooks, k-means init, dead-code replacement, quantizer dropout.
+
+Training goes through `vector_quantize_pytorch.ResidualVQ` (its EMA and code expiry are what
+keep codebooks alive, and it all-reduces codebook statistics across DDP ranks itself). Inference
+uses the same codebooks with a plain nearest-neighbour loop that stops after `n_q` levels, so a
+6 kbps encode does not pay for 24 levels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from vector_quantize_pytorch import ResidualVQ
+
+
+@dataclass
+class QuantizerOutput:
+    quantized: torch.Tensor  # (B, D, N)
+    codes: torch.Tensor  # (B, n_q, N) int64, -1 where a level was dropped out
+    commit_loss: torch.Tensor
+
+
+class ResidualQuantizer(nn.Module):
+    def __init__(self, dim: int, n_q: int, codebook_size: int, dropout_multiple_of: int = 1,
+                 ema_decay: float = 0.99, dead_code_threshold: float = 2.0):
+        super().__init__()
+        self.n_q, self.codebook_size = n_q, codebook_size
+        self.rvq = ResidualVQ(
+            dim=dim, num_quantizers=n_q, codebook_size=codebook_size,
+            decay=ema_decay, kmeans_init=True, kmeans_iters=10,
+            threshold_ema_dead_code=dead_code_threshold,
+            quantize_dropout=n_q > 1, quantize_dropout_multiple_of=dropout_multiple_of,
+            commitment_weight=1.0, rotation_trick=False,
+        )
+
+    def forward(self, z: torch.Tensor) -> QuantizerOutput:
+        quantized, codes, losses = self.rvq(z.transpose(1, 2))
+        return QuantizerOutput(quantized.transpose(1, 2), codes.transpose(1, 2), losses.sum())
+
+    @property
+    def codebooks(self) -> torch.Tensor:  # (n_q, codebook_size, dim)
+        return self.rvq.codebooks
+
+    @torch.no_grad()
+    def encode(self, z: torch.Tensor, n_q: int) -> torch.Tensor:
+        """(B, D, N) latents -> (B, n_q, N) codes, greedy residual nearest neighbour."""
+        residual = z.transpose(1, 2)
+        books = self.codebooks
+        codes = []
+        for level in range(n_q):
+            book = books[level]
+            dist = (residual.square().sum(-1, keepdim=True) - 2 * residual @ book.T
+                    + book.square().sum(-1)[None, None])
+            idx = dist.argmin(-1)
+            residual = residual - book[idx]
+            codes.append(idx)
+        return torch.stack(codes, dim=1)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, n_q, N) codes -> (B, D, N) summed code vectors."""
+        books = self.codebooks
+        out = 0
+        for level in range(codes.shape[1]):
+            out = out + books[level][codes[:, level]]
+        return out.transpose(1, 2)
+
+    @torch.no_grad()
+    def usage(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per level: fraction of codes used in `codes` and perplexity (effective codebook size)."""
+        used, perplexity = [], []
+        for level in range(codes.shape[1]):
+            c = codes[:, level].reshape(-1)
+            c = c[c >= 0]
+            counts = torch.bincount(c, minlength=self.codebook_size).float()
+            p = counts / counts.sum().clamp_min(1)
+            used.append((counts > 0).float().mean())
+            perplexity.append(torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum()))
+        return torch.stack(used), torch.stack(perplexity)

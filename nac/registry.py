@@ -1,0 +1,60 @@
+"""Shipped models: name -> weights file under nac/pretrained/ with its sha256.
+
+Loading never touches the network; a weights file whose hash does not match is refused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import checkpoint
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    kind: str  # "codec" or "restore"
+    filename: str
+    sha256: str
+    description: str
+
+
+REGISTRY: dict[str, ModelCard] = {
+    card.name: card
+    for card in [
+        ModelCard("nac-16k", "codec", "nac-16k.pt",
+                  "0000000000000000000000000000000000000000000000000000000000000000",
+                  "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
+    ]
+}
+DEFAULT_CODEC = "nac-16k"
+
+
+class ModelNotFoundError(Exception):
+    pass
+
+
+def resolve(name_or_path: str) -> tuple[Path, str | None]:
+    """(weights path, expected sha256 or None for a user's own file)."""
+    card = REGISTRY.get(name_or_path)
+    if card is not None:
+        return PRETRAINED_DIR / card.filename, card.sha256
+    path = Path(name_or_path)
+    if path.is_file():
+        return path, None
+    known = ", ".join(sorted(REGISTRY))
+    raise ModelNotFoundError(f"unknown model {name_or_path!r} (known: {known}; or pass a checkpoint path with --model)")
+
+
+def load_checkpoint(name_or_path: str) -> tuple[dict, str]:
+    """Load and verify a checkpoint; returns (checkpoint dict, its sha256)."""
+    path, expected = resolve(name_or_path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"weights for {name_or_path!r} are missing ({path})")
+    digest = checkpoint.sha256(path)
+    if expected is not None and digest != expected:
+        raise checkpoint.CheckpointError(
+            f"{path}: sha256 {digest[:12]}... does not match the registry's {expected[:12]}...")
+    return checkpoint.load(path), digest

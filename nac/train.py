@@ -1,0 +1,254 @@
+"""Codec training: `nac train --config CONFIG --data DIR [--data DIR ...] --out RUN_DIR`.
+
+Single process or `torchrun --nproc_per_node N -m nac train ...` (DDP over gloo on CPU).
+Codebook EMA statistics are all-reduced by vector-quantize-pytorch itself, so DDP must not also
+broadcast buffers from rank 0 (that double sync is what hangs other projects).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from . import checkpoint
+from .data import CropSampler, load_corpus, list_audio
+from .discriminators import MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
+from .losses import MultiResolutionSTFTLoss, waveform_l1
+from .model import CodecConfig, NacCodec
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 20000
+    batch_size: int = 16
+    segment_seconds: float = 1.0
+    lr: float = 1e-3
+    lr_min: float = 1e-4
+    warmup_steps: int = 300
+    weight_decay: float = 1e-2
+    grad_clip: float = 1.0
+    mel_weight: float = 2.0
+    logmag_weight: float = 1.0
+    complex_weight: float = 2.0
+    wave_weight: float = 5.0
+    commit_weight: float = 1.0
+    gan_start_step: int | None = None  # None: no adversarial training
+    adv_weight: float = 1.0
+    fm_weight: float = 2.0
+    data_weights: list[float] = field(default_factory=list)  # one per --data folder; default equal
+    seed: int = 0
+    log_every: int = 50
+    eval_every: int = 1000
+    ckpt_every: int = 500
+    dev_files: int = 16
+    threads: int = 0  # torch threads per process; 0 = torch's default
+
+
+def load_config(path: str | os.PathLike | None) -> tuple[CodecConfig, TrainConfig]:
+    raw = json.loads(Path(path).read_text()) if path else {}
+    unknown = set(raw) - {"model", "train"}
+    if unknown:
+        raise ValueError(f"{path}: unknown config sections {sorted(unknown)}")
+    return _build(CodecConfig, raw.get("model", {}), path), _build(TrainConfig, raw.get("train", {}), path)
+
+
+def _build(cls, values: dict, path):
+    names = {f.name for f in fields(cls)}
+    bad = set(values) - names
+    if bad:
+        raise ValueError(f"{path}: unknown {cls.__name__} keys {sorted(bad)}")
+    return cls(**values)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
+
+
+class Trainer:
+    def __init__(self, model_cfg: CodecConfig, cfg: TrainConfig, data: list[str], out: str | Path,
+                 dev: str | None = None, progress: bool = True):
+        self.rank, self.world = _init_distributed()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.model_cfg, self.cfg, self.out = model_cfg, cfg, Path(out)
+        self.is_main = self.rank == 0
+        self.progress = progress and self.is_main
+        seed = cfg.seed + 1000 * self.rank
+        torch.manual_seed(cfg.seed)  # same initial weights on every rank
+        random.seed(seed)
+        self.out.mkdir(parents=True, exist_ok=True)
+
+        self.model = NacCodec(model_cfg)
+        self.loss_fn = MultiResolutionSTFTLoss(model_cfg.sample_rate)
+        self.disc = MultiScaleSTFTDiscriminator() if cfg.gan_start_step is not None else None
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(0.8, 0.99),
+                                     weight_decay=cfg.weight_decay)
+        self.opt_d = (torch.optim.AdamW(self.disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
+                      if self.disc is not None else None)
+        self.step = 0
+        self._resume()
+        self.ddp = self._wrap(self.model)
+        self.ddp_disc = self._wrap(self.disc) if self.disc is not None else None
+
+        weights = cfg.data_weights or [1.0] * len(data)
+        if len(weights) != len(data):
+            raise ValueError(f"{len(weights)} data weights for {len(data)} --data folders")
+        corpora = [load_corpus(d, model_cfg.sample_rate, progress=self.progress) for d in data]
+        segment = int(cfg.segment_seconds * model_cfg.sample_rate)
+        self.sampler = CropSampler(corpora, weights, segment, seed=seed + self.step)
+        self.dev = self._load_dev(dev) if dev and self.is_main else []
+
+    # --- setup -----------------------------------------------------------------------------
+    def _wrap(self, module):
+        if self.world == 1:
+            return module
+        return torch.nn.parallel.DistributedDataParallel(module, broadcast_buffers=False)
+
+    def _resume(self) -> None:
+        latest = self.out / "latest.pt"
+        if not latest.exists():
+            return
+        ckpt = checkpoint.load(latest)
+        self.model.load_state_dict(ckpt["model"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        if self.disc is not None and "disc" in ckpt:
+            self.disc.load_state_dict(ckpt["disc"])
+            self.opt_d.load_state_dict(ckpt["optimizer_d"])
+        self.step = ckpt["step"]
+        if self.is_main:
+            print(f"resumed from {latest} at step {self.step}")
+
+    def _load_dev(self, folder: str) -> list[torch.Tensor]:
+        files = list_audio(folder)[: self.cfg.dev_files]
+        clips = []
+        for path in files:
+            clips.extend(load_corpus(path, self.model_cfg.sample_rate, progress=False))
+        return [torch.from_numpy(c[: 4 * self.model_cfg.sample_rate]) for c in clips]
+
+    # --- loop ------------------------------------------------------------------------------
+    def train(self) -> None:
+        cfg = self.cfg
+        log_path = self.out / "metrics.csv"
+        writer, log_file = None, None
+        usage = torch.zeros(self.model_cfg.n_q, self.model_cfg.codebook_size)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc="train")
+        t0, s0 = time.time(), self.step
+        while self.step < cfg.steps:
+            stats, codes = self.train_step()
+            for level in range(codes.shape[1]):
+                c = codes[:, level].reshape(-1)
+                c = c[c >= 0]
+                usage[level] += torch.bincount(c, minlength=self.model_cfg.codebook_size).float()
+            self.step += 1
+            bar.update(1)
+            if self.is_main and self.step % cfg.log_every == 0:
+                dead = (usage == 0).float().mean(1)
+                stats.update(step=self.step, lr=lr_at(self.step, cfg),
+                             steps_per_s=(self.step - s0) / (time.time() - t0),
+                             dead_max=dead.max().item(), dead_mean=dead.mean().item())
+                if self.step % cfg.eval_every == 0 and self.dev:
+                    stats.update(self.evaluate())
+                if writer is None:
+                    new = not log_path.exists()
+                    log_file = open(log_path, "a", newline="")
+                    writer = csv.DictWriter(log_file, fieldnames=list(stats), extrasaction="ignore")
+                    if new:
+                        writer.writeheader()
+                writer.writerow(stats)
+                log_file.flush()
+                bar.set_postfix(mel=f"{stats['mel']:.3f}", dead=f"{stats['dead_max']:.2f}")
+                usage.zero_()
+            if self.is_main and (self.step % cfg.ckpt_every == 0 or self.step == cfg.steps):
+                self.save()
+        bar.close()
+        if log_file:
+            log_file.close()
+        if self.world > 1:
+            dist.barrier()
+
+    def train_step(self) -> tuple[dict, torch.Tensor]:
+        cfg = self.cfg
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(self.step, cfg)
+        self.model.train()
+        wav = self.sampler.batch(cfg.batch_size)
+        pred, q = self.ddp(wav)
+        losses = self.loss_fn(pred, wav)
+        losses["wave"] = waveform_l1(pred, wav)
+        losses["commit"] = q.commit_loss
+        total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
+                 + cfg.complex_weight * losses["complex"] + cfg.wave_weight * losses["wave"]
+                 + cfg.commit_weight * losses["commit"])
+        gan = self.disc is not None and self.step >= cfg.gan_start_step
+        if gan:
+            for group in self.opt_d.param_groups:
+                group["lr"] = lr_at(self.step, cfg)
+            d_loss = discriminator_loss(self.ddp_disc(wav), self.ddp_disc(pred.detach()))
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            adv, fm = generator_losses(self.ddp_disc(wav), self.ddp_disc(pred))
+            losses.update(disc=d_loss, adv=adv, fm=fm)
+            total = total + cfg.adv_weight * adv + cfg.fm_weight * fm
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        stats = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
+        stats["total"] = float(total.detach())
+        return stats, q.codes.detach()
+
+    @torch.no_grad()
+    def evaluate(self, kbps: float = 6.0) -> dict:
+        """Dev log-mel distance (and PESQ if installed) at `kbps`."""
+        from .metrics import mel_distance, pesq_wb
+
+        self.model.eval()
+        mel, pesq_scores = [], []
+        for clip in self.dev:
+            rec = self.model.decode(self.model.encode(clip, kbps))[0, : len(clip)]
+            ref, deg = clip.numpy(), rec.numpy()
+            mel.append(mel_distance(ref, deg, self.model_cfg.sample_rate))
+            score = pesq_wb(ref, deg, self.model_cfg.sample_rate)
+            if score is not None:
+                pesq_scores.append(score)
+        out = {"dev_mel": float(np.mean(mel))}
+        if pesq_scores:
+            out["dev_pesq"] = float(np.mean(pesq_scores))
+        return out
+
+    def save(self) -> None:
+        payload = {"kind": "codec", "config": self.model_cfg.to_dict(), "train_config": asdict(self.cfg),
+                   "step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+        if self.disc is not None:
+            payload.update(disc=self.disc.state_dict(), optimizer_d=self.opt_d.state_dict())
+        checkpoint.save(self.out / "latest.pt", payload)
+
+
+def _init_distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def run(config: str | None, data: list[str], out: str, dev: str | None = None,
+        steps: int | None = None) -> Path:
+    model_cfg, cfg = load_config(config)
+    if steps is not None:
+        cfg.steps = steps
+    Trainer(model_cfg, cfg, data, out, dev=dev).train()
+    return Path(out) / "latest.pt"

@@ -1,0 +1,23 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="nac",
+    version="0.1.0",
+    description="NAC: neural audio codec and restoration toolkit",
+    long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["nac", "nac.*"]),
+    package_data={"nac": ["pretrained/*.pt"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "torch==2.13.0", "einops", "vector-quantize-pytorch", "numpy", "soundfile", "click",
+        "construct", "av", "soxr", "tqdm",
+    ],
+    extras_require={
+        "eval": ["pesq", "pystoi", "matplotlib"],
+        "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib"],
+    },
+    entry_points={"console_scripts": ["nac = nac.cli:main"]},
+)

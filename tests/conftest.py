@@ -1,0 +1,39 @@
+"""Shared fixtures: a tiny randomly initialised codec checkpoint and generated test signals."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nac import checkpoint
+from nac.model import CodecConfig, NacCodec
+
+# The models under test are tiny: one thread is faster than two and leaves a core free.
+torch.set_num_threads(1)
+
+TINY = dict(encoder_dim=32, decoder_dim=32, encoder_depth=(1, 1), decoder_depth=(1, 1), latent_dim=16, n_q=24)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> str:
+    """A codec with the real architecture, small and untrained, saved as a checkpoint."""
+    torch.manual_seed(0)
+    cfg = CodecConfig(**TINY)
+    model = NacCodec(cfg)
+    model.train()
+    with torch.no_grad():  # run k-means init so the codebooks are data-like, not zeros
+        model(torch.from_numpy(tone(16000, 4.0, 330.0)[None].repeat(4, 0)))
+    path = tmp_path_factory.mktemp("models") / "tiny.pt"
+    checkpoint.save(path, {"kind": "codec", "name": "tiny", "config": cfg.to_dict(), "model": model.state_dict()})
+    return str(path)
+
+
+def tone(sr: int, seconds: float, freq: float = 440.0, channels: int = 0, seed: int = 0) -> np.ndarray:
+    """A chirp-modulated tone plus a little noise; (T,) if channels == 0 else (channels, T)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.3 * np.sin(2 * np.pi * (freq * t + 50 * t**2)) + 0.01 * rng.standard_normal(len(t))
+    x = x.astype(np.float32)
+    if channels == 0:
+        return x
+    return np.stack([x * (0.5 + 0.5 * c / max(1, channels - 1)) for c in range(channels)])
