@@ -172,6 +172,66 @@ def export(checkpoint_path: str, dst: str, name: str) -> None:
     click.echo(do_export(checkpoint_path, dst, name))
 
 
+@cli.command("eval")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--system", "systems", multiple=True,
+              help="System to run on DATA_DIR: nac:KBPS, opus:KBPS, mp3:KBPS, aac:KBPS, identity. Repeatable.")
+@click.option("--model", default=None, help="Codec for nac:KBPS systems [default: nac-16k].")
+@click.option("--report", type=click.Path(dir_okay=False), default="eval/report.md", show_default=True,
+              help="Markdown report path; the CSV and PNGs go beside it.")
+@click.option("--metrics", "metric_names", default=None,
+              help="Comma-separated subset of pesq,stoi,visqol,mel,lsd,si_sdr,snr.")
+@click.option("--limit", type=int, default=None, help="Use only the first N files (sorted).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel workers.")
+@click.option("--no-cache", is_flag=True, help="Recompute everything.")
+@friendly_errors
+def eval_cmd(dirs, systems, model, report, metric_names, limit, jobs, no_cache) -> None:
+    """Score audio: `nac eval REF_DIR DEG_DIR` or `nac eval DATA_DIR --system nac:6 --system opus:6`."""
+    from .data import list_audio
+    from .evaluate import HIGHER_IS_BETTER, Job, default_cache_dir, pair_files, run_eval, write_report
+    from .systems import parse_system
+
+    wanted = tuple(m.strip() for m in metric_names.split(",")) if metric_names else None
+    unknown = set(wanted or ()) - set(HIGHER_IS_BETTER)
+    if unknown:
+        raise click.UsageError(f"unknown metrics: {', '.join(sorted(unknown))}")
+    cache = None if no_cache else default_cache_dir()
+    notes = []
+    if systems:
+        if len(dirs) != 1:
+            raise click.UsageError("with --system give exactly one DATA_DIR")
+        for spec in systems:
+            parse_system(spec, model)  # fail early on a bad spec
+        root = Path(dirs[0])
+        files = list_audio(root)[:limit]
+        if not files:
+            raise UserError(f"{root}: no audio files found")
+        job_list = [Job(str(f.relative_to(root)) if root.is_dir() else f.name, str(f), None, s, model, wanted, cache)
+                    for s in systems for f in files]
+        title = f"NAC evaluation of {root}"
+    else:
+        if len(dirs) != 2:
+            raise click.UsageError("give REF_DIR DEG_DIR, or one DATA_DIR with --system")
+        pairs, missing, extra = pair_files(*dirs)
+        for name, what in [(missing, "reference files have no degraded match"), (extra, "degraded files have no reference")]:
+            if name:
+                msg = f"{len(name)} {what}: {', '.join(name[:5])}{' ...' if len(name) > 5 else ''}"
+                click.echo(f"nac: warning: {msg}", err=True)
+                notes.append(msg)
+        if not pairs:
+            raise UserError(f"no files in {dirs[1]} match any in {dirs[0]} (by relative path)")
+        pairs = pairs[:limit]
+        label = Path(dirs[1]).name
+        job_list = [Job(rel, r, d, label, None, wanted, cache) for rel, r, d in pairs]
+        title = f"NAC evaluation of {dirs[1]} against {dirs[0]}"
+    rows = run_eval(job_list, jobs)
+    summary = write_report(rows, Path(report), title, notes)
+    for e in summary:
+        vals = "  ".join(f"{k}={v[0]:.3f}" for k, v in e.items() if isinstance(v, tuple))
+        click.echo(f"{e['content']:>7} {e['system']:>14} n={e['files']:<4} {vals}")
+    click.echo(f"report: {report}")
+
+
 def main() -> None:
     cli(prog_name="nac")
 

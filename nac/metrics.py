@@ -104,3 +104,34 @@ def stoi(ref, deg, sr: int) -> float | None:
         return None
     ref, deg = align(ref, deg, sr)
     return float(_stoi(ref, deg, sr, extended=False))
+
+
+@functools.lru_cache(maxsize=2)
+def _visqol_api(mode: str):
+    import logging
+    import warnings
+
+    from visqol import VisqolApi
+
+    logging.getLogger("visqol").setLevel(logging.ERROR)
+    api = VisqolApi()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api.create(mode=mode)
+    return api
+
+
+def visqol(ref, deg, sr: int, mode: str = "speech") -> float | None:
+    """ViSQOL MOS-LQO (1-5): speech mode at 16 kHz, audio mode at 48 kHz. None if not installed."""
+    try:
+        api = _visqol_api(mode)
+    except ImportError:
+        return None
+    rate = 16000 if mode == "speech" else 48000
+    ref = resample(_mono(ref)[None].astype(np.float32), sr, rate)[0]
+    deg = resample(_mono(deg)[None].astype(np.float32), sr, rate)[0]
+    ref, deg = align(ref, deg, rate)
+    try:
+        return float(api.measure_from_arrays(ref, deg, rate).moslqo)
+    except Exception:
+        return None
