@@ -152,12 +152,13 @@ def info(src: str, as_json: bool) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--dev", type=click.Path(exists=True), default=None, help="Dev folder for periodic evaluation.")
 @click.option("--steps", type=int, default=None, help="Override the config's step count.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/latest.pt (weights, optimiser, step).")
 @friendly_errors
-def train(config, data, out, dev, steps) -> None:
-    """Train a codec (resumes from OUT/latest.pt). Works under torchrun for DDP."""
+def train(config, data, out, dev, steps, resume) -> None:
+    """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP, gloo)."""
     from .train import run
 
-    run(config, list(data), out, dev=dev, steps=steps)
+    run(config, list(data), out, dev=dev, steps=steps, resume=resume)
 
 
 @cli.command()

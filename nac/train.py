@@ -79,7 +79,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 class Trainer:
     def __init__(self, model_cfg: CodecConfig, cfg: TrainConfig, data: list[str], out: str | Path,
-                 dev: str | None = None, progress: bool = True):
+                 dev: str | None = None, progress: bool = True, resume: bool = True):
         self.rank, self.world = _init_distributed()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -99,6 +99,9 @@ class Trainer:
         self.opt_d = (torch.optim.AdamW(self.disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
                       if self.disc is not None else None)
         self.step = 0
+        if (self.out / "latest.pt").exists() and not resume:
+            raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume to continue it "
+                                  "or choose another --out")
         self._resume()
         self.ddp = self._wrap(self.model)
         self.ddp_disc = self._wrap(self.disc) if self.disc is not None else None
@@ -246,9 +249,9 @@ def _init_distributed() -> tuple[int, int]:
 
 
 def run(config: str | None, data: list[str], out: str, dev: str | None = None,
-        steps: int | None = None) -> Path:
+        steps: int | None = None, resume: bool = True) -> Path:
     model_cfg, cfg = load_config(config)
     if steps is not None:
         cfg.steps = steps
-    Trainer(model_cfg, cfg, data, out, dev=dev).train()
+    Trainer(model_cfg, cfg, data, out, dev=dev, resume=resume).train()
     return Path(out) / "latest.pt"

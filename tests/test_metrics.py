@@ -1,0 +1,115 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from nac import metrics
+from nac.cli import cli
+from nac.thirdparty import roundtrip
+
+SPEECH = Path(__file__).parent.parent / "data" / "samples" / "speech.wav"
+
+
+@pytest.fixture(scope="module")
+def speech():
+    x, sr = sf.read(SPEECH, dtype="float32")
+    return x[: 5 * sr], sr
+
+
+def test_identity_gives_best_values(speech):
+    x, sr = speech
+    assert metrics.mel_distance(x, x, sr) == 0.0
+    assert metrics.lsd(x, x, sr) == 0.0
+    assert metrics.snr(x, x, sr) > 90 and metrics.si_sdr(x, x, sr) > 90
+    assert metrics.pesq_wb(x, x, sr) > 4.5
+    assert metrics.stoi(x, x, sr) > 0.999
+
+
+@pytest.mark.parametrize("target_db", [0.0, 10.0, 25.0])
+def test_white_noise_at_known_snr(target_db):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(48000)
+    noise = rng.standard_normal(48000)
+    noise *= np.sqrt(np.sum(x**2) / np.sum(noise**2) / 10 ** (target_db / 10))
+    assert abs(metrics.snr(x, x + noise, 16000) - target_db) < 0.1
+
+
+def test_si_sdr_is_scale_invariant(speech):
+    x, sr = speech
+    y = x + 0.05 * np.random.default_rng(0).standard_normal(len(x)).astype(np.float32)
+    a = metrics.si_sdr(x, y, sr)
+    assert metrics.si_sdr(x, 0.1 * y, sr) == pytest.approx(a, abs=1e-6)
+    assert metrics.si_sdr(x, 3.0 * y, sr) == pytest.approx(a, abs=1e-6)
+    assert metrics.snr(x, 0.1 * y, sr) < a  # plain SNR is not
+
+
+def test_delay_is_found_and_removed(speech):
+    x, sr = speech
+    delayed = np.concatenate([np.zeros(137, np.float32), x])
+    assert metrics.estimate_delay(x.astype(float), delayed.astype(float), 1000) == 137
+    ref, deg = metrics.align(x, delayed, sr, max_delay_s=0.1)
+    assert np.allclose(ref, deg)
+
+
+def test_metrics_rank_opus_12_above_opus_6(speech):
+    x, sr = speech
+    mild, _ = roundtrip(x, sr, "opus", 12)
+    heavy, _ = roundtrip(x, sr, "opus", 6)
+    assert metrics.pesq_wb(x, mild, sr) > metrics.pesq_wb(x, heavy, sr)
+    assert metrics.stoi(x, mild, sr) > metrics.stoi(x, heavy, sr)
+    assert metrics.mel_distance(x, mild, sr) < metrics.mel_distance(x, heavy, sr)
+    assert metrics.lsd(x, mild, sr) < metrics.lsd(x, heavy, sr)
+    v_mild, v_heavy = metrics.visqol(x, mild, sr, "speech"), metrics.visqol(x, heavy, sr, "speech")
+    if v_mild is None:
+        pytest.skip("visqol-python not installed")
+    assert v_mild > v_heavy
+
+
+def test_eval_cli_pairs_with_missing_and_extra(tmp_path, speech):
+    x, sr = speech
+    ref, deg = tmp_path / "ref" / "speech", tmp_path / "deg" / "speech"
+    ref.mkdir(parents=True)
+    deg.mkdir(parents=True)
+    for i in range(3):
+        sf.write(ref / f"a{i}.wav", x[i * sr:(i + 2) * sr], sr)
+    for i in range(2):
+        sf.write(deg / f"a{i}.flac", roundtrip(x[i * sr:(i + 2) * sr], sr, "opus", 9)[0], sr)
+    sf.write(deg / "stray.wav", x[:sr], sr)
+    report = tmp_path / "out" / "r.md"
+    r = CliRunner().invoke(cli, ["eval", str(tmp_path / "ref"), str(tmp_path / "deg"), "--report", str(report),
+                                 "--metrics", "pesq,mel,snr", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    assert "speech/a2" in r.output and "speech/stray" in r.output
+    text = report.read_text()
+    assert "| deg | 2 |" in text and "no degraded match" in text
+    rows = report.with_suffix(".csv").read_text().splitlines()
+    assert len(rows) == 3  # header + 2 pairs
+
+
+def test_eval_cli_runs_systems_and_caches(tmp_path, speech, monkeypatch):
+    x, sr = speech
+    data = tmp_path / "data" / "speech"
+    data.mkdir(parents=True)
+    sf.write(data / "a.wav", x[: 3 * sr], sr)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    args = ["eval", str(tmp_path / "data"), "--system", "opus:6", "--system", "opus:12",
+            "--report", str(tmp_path / "r" / "r.md"), "--metrics", "pesq,mel"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 2
+    text = (tmp_path / "r" / "r.md").read_text()
+    assert "opus:6" in text and "opus:12" in text and "r_rd.png" in text
+    assert (tmp_path / "r" / "r_rd.png").stat().st_size > 1000
+    assert CliRunner().invoke(cli, args).exit_code == 0  # from cache
+
+
+def test_eval_cli_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(cli, ["eval", str(tmp_path / "empty"), "--system", "opus:6"])
+    assert r.exit_code == 1 and "no audio files" in r.output
+    r = CliRunner().invoke(cli, ["eval", str(tmp_path / "empty"), "--system", "flac:6"])
+    assert r.exit_code == 1 and "unknown system" in r.output
+    r = CliRunner().invoke(cli, ["eval", str(tmp_path / "empty"), str(tmp_path / "empty")])
+    assert r.exit_code == 1 and "no files" in r.output
