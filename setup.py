@@ -13,11 +13,11 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         "torch==2.13.0", "einops", "vector-quantize-pytorch", "numpy", "soundfile", "click",
-        "construct", "av", "soxr", "tqdm",
+        "construct", "av", "soxr", "tqdm", "scipy",
     ],
     extras_require={
-        "eval": ["pesq", "pystoi", "matplotlib"],
-        "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib"],
+        "eval": ["pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert"],
+        "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert"],
     },
     entry_points={"console_scripts": ["nac = nac.cli:main"]},
 )

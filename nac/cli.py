@@ -86,9 +86,12 @@ def encode(src: str, dst: str, kbps: str, model: str | None, force: bool) -> Non
 @click.option("--model", default=None, help="Override the model named in the file.")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
               help="Output rate [default: the original file's rate].")
+@click.option("--postfilter", is_flag=True, help="Clean the decoded audio with the restoration model.")
+@click.option("--postfilter-model", default=None, help="Restoration model [default: by content].")
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @friendly_errors
-def decode(src: str, dst: str, model: str | None, sample_rate: int | None, force: bool) -> None:
+def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postfilter: bool,
+           postfilter_model: str | None, force: bool) -> None:
     """Decode a .nac file to .wav or .flac (original rate, channels and length)."""
     from .audio import write_audio
     from .compress import decompress_from_file
@@ -96,6 +99,42 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, force
     check_paths(src, dst, force)
     with open(src, "rb") as f:
         audio, sr = decompress_from_file(f, model, sample_rate)
+    if postfilter:
+        audio = _restore(audio, sr, "auto", postfilter_model, sr)[0]
+    write_audio(dst, audio, sr)
+
+
+def _restore(audio, sr: int, content: str, model: str | None, out_rate: int | None):
+    from .registry import DEFAULT_RESTORE
+    from .restore import load_restorer, postfilter
+    from .sources import looks_like_speech
+
+    if model is None:
+        if content == "auto":
+            content = "speech" if looks_like_speech(audio, sr) else "music"
+        model = DEFAULT_RESTORE[content]
+    return postfilter(audio, sr, load_restorer(model), out_rate)
+
+
+@cli.command()
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.argument("dst", type=click.Path(dir_okay=False))
+@click.option("--content", type=click.Choice(["auto", "speech", "music"]), default="auto", show_default=True,
+              help="Which restoration model to use; auto guesses from the audio.")
+@click.option("--model", default=None, help="Restoration model name or checkpoint (overrides --content).")
+@click.option("--codec-model", default=None, help="Codec for .nac inputs [default: the one named in the file].")
+@click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
+              help="Output rate [default: the higher of the input's and the model's].")
+@click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
+@friendly_errors
+def restore(src, dst, content, model, codec_model, sample_rate, force) -> None:
+    """Restore degraded audio (Opus, MP3, AAC, 8 kHz, phone, or a .nac file) to .wav/.flac."""
+    from .audio import write_audio
+    from .sources import open_source
+
+    check_paths(src, dst, force)
+    decoded = open_source(src, codec_model)
+    audio, sr = _restore(decoded.audio, decoded.sample_rate, content, model, sample_rate)
     write_audio(dst, audio, sr)
 
 
@@ -159,6 +198,20 @@ def train(config, data, out, dev, steps, resume) -> None:
     from .train import run
 
     run(config, list(data), out, dev=dev, steps=steps, resume=resume)
+
+
+@cli.command("train-restore")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--data", multiple=True, required=True, type=click.Path(exists=True))
+@click.option("--noise", type=click.Path(exists=True), default=None, help="Noise folder for the phone simulation.")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--resume", is_flag=True)
+@friendly_errors
+def train_restore_cmd(config, data, noise, out, resume) -> None:
+    """Train a restoration post-filter on real-codec degradations of DATA."""
+    from .train_restore import train_restore
+
+    train_restore(config, list(data), out, noise=noise, resume=resume)
 
 
 @cli.command()

@@ -27,9 +27,16 @@ REGISTRY: dict[str, ModelCard] = {
         ModelCard("nac-16k", "codec", "nac-16k.pt",
                   "0000000000000000000000000000000000000000000000000000000000000000",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
+        ModelCard("restore-speech-16k", "restore", "restore-speech-16k.pt",
+                  "0000000000000000000000000000000000000000000000000000000000000000",
+                  "speech restoration / bandwidth extension to 16 kHz"),
+        ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
+                  "0000000000000000000000000000000000000000000000000000000000000000",
+                  "music restoration / bandwidth extension to 24 kHz"),
     ]
 }
 DEFAULT_CODEC = "nac-16k"
+DEFAULT_RESTORE = {"speech": "restore-speech-16k", "music": "restore-music-24k"}
 
 
 class ModelNotFoundError(Exception):

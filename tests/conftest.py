@@ -37,3 +37,19 @@ def tone(sr: int, seconds: float, freq: float = 440.0, channels: int = 0, seed: 
     if channels == 0:
         return x
     return np.stack([x * (0.5 + 0.5 * c / max(1, channels - 1)) for c in range(channels)])
+
+
+@pytest.fixture(scope="session")
+def tiny_restorer_path(tmp_path_factory) -> str:
+    from nac.restore import RestoreConfig, Restorer
+
+    torch.manual_seed(0)
+    cfg = RestoreConfig(dim=16, depth=2)
+    model = Restorer(cfg)
+    with torch.no_grad():  # make the correction non-trivial so seams would show
+        model.head.proj.weight.normal_(0, 0.05)
+        model.head.proj.bias.zero_()
+    path = tmp_path_factory.mktemp("models") / "tiny_restore.pt"
+    checkpoint.save(path, {"kind": "restore", "name": "tiny-restore", "config": cfg.to_dict(),
+                           "model": model.state_dict()})
+    return str(path)

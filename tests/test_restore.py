@@ -1,0 +1,116 @@
+"""Sources, degradations (alignment), the restorer's chunking, and `nac restore`."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+
+from nac import degrade, thirdparty
+from nac.cli import cli
+from nac.metrics import estimate_delay
+from nac.restore import load_restorer, postfilter
+from nac.sources import measure_bandwidth, open_source
+from tests.conftest import tone
+
+SPEECH = Path(__file__).parent.parent / "data" / "samples" / "speech.wav"
+
+
+@pytest.fixture(scope="module")
+def speech():
+    x, sr = sf.read(SPEECH, dtype="float32")
+    return x[: 4 * sr], sr
+
+
+@pytest.mark.parametrize("name", ["opus", "mp3", "aac"])
+def test_codec_degradations_are_sample_aligned(speech, name):
+    x, sr = speech
+    y = {"opus": degrade.opus, "mp3": degrade.mp3, "aac": degrade.aac}[name](x, sr)
+    assert y.shape == x.shape
+    assert estimate_delay(x.astype(float), y.astype(float), 2000) == 0
+
+
+def test_bandlimit_and_phone_are_aligned_and_band_limited(speech):
+    x, sr = speech
+    y = degrade.bandlimit(x, sr, 8000)
+    assert y.shape == x.shape and estimate_delay(x.astype(float), y.astype(float), 500) == 0
+    assert measure_bandwidth(y, sr) < 4200 < measure_bandwidth(x, sr)
+    rng = np.random.default_rng(0)
+    noise = [0.1 * rng.standard_normal(sr * 5).astype(np.float32)]
+    p = degrade.phone(x, sr, rng, noise)
+    assert p.shape == x.shape and np.isfinite(p).all()
+    assert abs(estimate_delay(x.astype(float), p.astype(float), 500)) <= 2
+
+
+def test_training_mix_names_and_shapes(speech):
+    x, sr = speech
+    rng = np.random.default_rng(0)
+    mix = degrade.training_mix(sr)
+    assert {"opus6", "mp3_32", "bw8000", "phone", "clean"} <= {d.name for d in mix}
+    for d in mix[:2]:
+        assert d.apply(x[:sr], sr, rng).shape == (sr,)
+
+
+def test_sources_report_codec_bitrate_and_bandwidth(tmp_path, speech, tiny_model_path):
+    x, sr = speech
+    data, _ = thirdparty.encode_bytes(x, sr, "opus", 6)
+    (tmp_path / "a.opus").write_bytes(data)
+    src = open_source(tmp_path / "a.opus")
+    assert src.info.codec == "opus" and 5 < src.info.kbps < 8
+    assert src.info.bandwidth_hz < 8000
+    sf.write(tmp_path / "b.wav", x, sr)
+    assert open_source(tmp_path / "b.wav").info.codec == "pcm"
+    assert CliRunner().invoke(cli, ["encode", str(tmp_path / "b.wav"), str(tmp_path / "c.nac"), "--kbps", "3",
+                                    "--model", tiny_model_path]).exit_code == 0
+    nac_src = open_source(tmp_path / "c.nac")
+    assert nac_src.info.codec == "nac" and nac_src.info.kbps == 3 and nac_src.audio.shape == (1, len(x))
+
+
+def test_chunked_restore_equals_whole_file(tiny_restorer_path):
+    model = load_restorer(tiny_restorer_path)
+    x = tone(16000, 7.3, channels=2)
+    whole = model(torch.from_numpy(x)).detach().numpy()
+    chunked = model.restore(x, chunk_seconds=1.0)
+    assert chunked.shape == x.shape
+    assert np.abs(whole - chunked).max() < 1e-4
+    assert np.abs(whole - x).max() > 1e-3  # the model really changes the audio
+
+
+def test_postfilter_keeps_rate_and_length_and_high_band(tiny_restorer_path):
+    model = load_restorer(tiny_restorer_path)
+    x = tone(48000, 1.5, 500.0)[None] + 0.05 * np.sin(2 * np.pi * 15000 * np.arange(72000) / 48000)[None]
+    y, sr = postfilter(x.astype(np.float32), 48000, model)
+    assert sr == 48000 and y.shape == x.shape
+    assert measure_bandwidth(y, sr) > 14000  # content above the model's 8 kHz band is kept
+    y8, sr8 = postfilter(x[:, :24000].astype(np.float32), 48000, model, out_rate=16000)
+    assert sr8 == 16000 and y8.shape == (1, 8000)
+
+
+def test_restore_cli(tmp_path, speech, tiny_restorer_path):
+    x, sr = speech
+    data, _ = thirdparty.encode_bytes(x, sr, "opus", 6)
+    (tmp_path / "in.opus").write_bytes(data)
+    out = tmp_path / "out.wav"
+    r = CliRunner().invoke(cli, ["restore", str(tmp_path / "in.opus"), str(out), "--model", tiny_restorer_path])
+    assert r.exit_code == 0, r.output
+    info = sf.info(out)
+    assert info.samplerate == sr and abs(info.frames - len(x)) <= 320  # Ogg Opus keeps the input rate
+    r = CliRunner().invoke(cli, ["restore", str(tmp_path / "in.opus"), str(out), "--model", tiny_restorer_path])
+    assert r.exit_code == 1 and "exists" in r.output
+    r = CliRunner().invoke(cli, ["restore", str(tmp_path / "missing.opus"), str(tmp_path / "o.wav")])
+    assert r.exit_code == 1 and "no such file" in r.output
+    (tmp_path / "junk.mp3").write_bytes(b"\x00" * 100)
+    r = CliRunner().invoke(cli, ["restore", str(tmp_path / "junk.mp3"), str(tmp_path / "o.wav"), "--model", tiny_restorer_path])
+    assert r.exit_code == 1 and not (tmp_path / "o.wav").exists()
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_decode_with_postfilter(tmp_path, speech, tiny_model_path, tiny_restorer_path):
+    x, sr = speech
+    sf.write(tmp_path / "a.wav", x, sr)
+    CliRunner().invoke(cli, ["encode", str(tmp_path / "a.wav"), str(tmp_path / "a.nac"), "--model", tiny_model_path])
+    r = CliRunner().invoke(cli, ["decode", str(tmp_path / "a.nac"), str(tmp_path / "b.wav"), "--postfilter",
+                                 "--postfilter-model", tiny_restorer_path])
+    assert r.exit_code == 0, r.output
+    assert sf.info(tmp_path / "b.wav").frames == len(x)
