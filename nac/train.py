@@ -163,7 +163,7 @@ class Trainer:
                              steps_per_s=(self.step - s0) / (time.time() - t0),
                              dead_max=dead.max().item(), dead_mean=dead.mean().item())
                 if self.step % cfg.eval_every == 0 and self.dev:
-                    stats.update(self.evaluate())
+                    self._append_dev(self.evaluate())
                 if writer is None:
                     new = not log_path.exists()
                     log_file = open(log_path, "a", newline="")
@@ -213,6 +213,17 @@ class Trainer:
         stats = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
         stats["total"] = float(total.detach())
         return stats, q.codes.detach()
+
+    def _append_dev(self, result: dict) -> None:
+        path = self.out / "dev.csv"
+        row = {"step": self.step, **result}
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        print(f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
 
     @torch.no_grad()
     def evaluate(self, kbps: float = 6.0) -> dict:

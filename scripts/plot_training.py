@@ -2,6 +2,7 @@
 """Plot a training run's metrics.csv (losses, dev metrics, dead codes) to a PNG."""
 import csv
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -17,7 +18,8 @@ def main(src: str, dst: str) -> None:
         axes[0].plot(step, [float(r[key]) for r in rows], label=key)
     axes[0].set_yscale("log")
     axes[0].set_title("training losses")
-    dev = [(int(r["step"]), r) for r in rows if r.get("dev_mel")]
+    dev_path = Path(src).with_name("dev.csv")
+    dev = [(int(r["step"]), r) for r in csv.DictReader(open(dev_path))] if dev_path.exists() else []
     if dev:
         axes[1].plot([s for s, _ in dev], [float(r["dev_mel"]) for _, r in dev], "o-", label="dev mel distance ↓")
         if dev[0][1].get("dev_pesq"):

@@ -23,7 +23,7 @@ class QuantizerOutput:
 
 class ResidualQuantizer(nn.Module):
     def __init__(self, dim: int, n_q: int, codebook_size: int, dropout_multiple_of: int = 1,
-                 ema_decay: float = 0.99, dead_code_threshold: float = 2.0):
+                 ema_decay: float = 0.99, dead_code_threshold: float = 0.1):
         super().__init__()
         self.n_q, self.codebook_size = n_q, codebook_size
         self.rvq = ResidualVQ(
