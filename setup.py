@@ -9,7 +9,7 @@ setup(
     long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["nac", "nac.*"]),
-    package_data={"nac": ["pretrained/*.pt"]},
+    package_data={"nac": ["pretrained/*.pt", "pretrained/*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "torch==2.13.0", "einops", "vector-quantize-pytorch", "numpy", "soundfile", "click",

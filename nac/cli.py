@@ -107,11 +107,11 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
 def _restore(audio, sr: int, content: str, model: str | None, out_rate: int | None):
     from .registry import DEFAULT_RESTORE
     from .restore import load_restorer, postfilter
-    from .sources import looks_like_speech
+    from .content import is_speech
 
     if model is None:
         if content == "auto":
-            content = "speech" if looks_like_speech(audio, sr) else "music"
+            content = "speech" if is_speech(audio, sr) else "music"
         model = DEFAULT_RESTORE[content]
     return postfilter(audio, sr, load_restorer(model), out_rate)
 

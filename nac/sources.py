@@ -91,24 +91,3 @@ def _probe(path: Path, seconds: float) -> tuple[str, float | None]:
     if not rate and seconds > 0:
         rate = path.stat().st_size * 8 / seconds
     return codec, round(rate / 1000, 2) if rate else None
-
-
-def looks_like_speech(audio: np.ndarray, sr: int) -> bool:
-    """Speech vs music from level dynamics: speech pauses between syllables and words, so its
-    20 ms frame levels spread widely and often dip far below the loud frames; music is denser."""
-    x = np.asarray(audio, dtype=np.float64)
-    x = x.mean(0) if x.ndim == 2 else x
-    n = int(0.02 * sr)
-    if len(x) < 10 * n:
-        return True
-    frames = x[: len(x) // n * n].reshape(-1, n)
-    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-    loud = np.percentile(level, 95)
-    active = level[level > loud - 60]  # ignore digital silence
-    if len(active) < 10:
-        return True
-    dips = np.mean(active < loud - 25)
-    return bool(dips > SPEECH_DIP_THRESHOLD)
-
-
-SPEECH_DIP_THRESHOLD = 0.12  # fraction of frames > 25 dB below the loud ones; fitted on train data

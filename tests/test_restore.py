@@ -114,3 +114,11 @@ def test_decode_with_postfilter(tmp_path, speech, tiny_model_path, tiny_restorer
                                  "--postfilter-model", tiny_restorer_path])
     assert r.exit_code == 0, r.output
     assert sf.info(tmp_path / "b.wav").frames == len(x)
+
+
+def test_content_detection_on_own_samples():
+    from nac.content import is_speech
+
+    x, sr = sf.read(SPEECH, dtype="float32")
+    m, msr = sf.read(SPEECH.parent / "music.flac", dtype="float32")
+    assert is_speech(x, sr) and not is_speech(m, msr)
