@@ -105,15 +105,9 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
 
 
 def _restore(audio, sr: int, content: str, model: str | None, out_rate: int | None):
-    from .registry import DEFAULT_RESTORE
-    from .restore import load_restorer, postfilter
-    from .content import is_speech
+    from .restore import pick_restorer, postfilter
 
-    if model is None:
-        if content == "auto":
-            content = "speech" if is_speech(audio, sr) else "music"
-        model = DEFAULT_RESTORE[content]
-    return postfilter(audio, sr, load_restorer(model), out_rate)
+    return postfilter(audio, sr, pick_restorer(audio, sr, content, model), out_rate)
 
 
 @cli.command()

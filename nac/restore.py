@@ -98,6 +98,18 @@ def load_restorer(name: str) -> Restorer:
     return _CACHE[name]
 
 
+def pick_restorer(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None) -> Restorer:
+    """The explicit `model`, else the default model for `content` (auto: guessed from the audio)."""
+    from .content import is_speech
+    from .registry import DEFAULT_RESTORE
+
+    if model is None:
+        if content == "auto":
+            content = "speech" if is_speech(audio, sr) else "music"
+        model = DEFAULT_RESTORE[content]
+    return load_restorer(model)
+
+
 def postfilter(audio: np.ndarray, sr: int, model: Restorer, out_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Restore (C, T) audio at any rate; returns (audio, rate).
 

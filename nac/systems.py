@@ -1,7 +1,15 @@
-"""Named systems for evaluation: `nac:6`, `opus:6`, `mp3:32`, `aac:24`, `identity`.
+"""Named systems for evaluation and benchmarks.
 
-Each turns a mono clip into its coded version at the same rate and length, and reports the
-bitrate it really spent.
+    nac:KBPS            NAC encode + decode
+    nacpf:KBPS          NAC + restoration post-filter
+    opus:KBPS mp3:KBPS aac:KBPS    third-party codecs (PyAV: libopus, LAME, FFmpeg AAC)
+    bw:RATE             band limit: resample to RATE and back (bw:8000 = telephone band)
+    phone               phone-microphone simulation (band-pass, tilt, room, clipping; seeded)
+    restore:SYSTEM      SYSTEM followed by `nac restore` (e.g. restore:opus:6, restore:bw:8000)
+    identity
+
+Each turns a mono clip into its processed version at the same rate and length, and reports the
+bitrate it really spent (None where there is no bitstream).
 """
 from __future__ import annotations
 
@@ -9,44 +17,70 @@ from dataclasses import dataclass
 
 import numpy as np
 
+CODECS = {"opus", "mp3", "aac"}
+
 
 @dataclass(frozen=True)
 class System:
     spec: str  # as written on the command line
-    kind: str  # nac | opus | mp3 | aac | identity
-    kbps: float | None
-    model: str | None = None
+    kind: str  # nac | nacpf | opus | mp3 | aac | bw | phone | restore | identity
+    value: float | None = None  # kbps, or the band-limit rate
+    model: str | None = None  # codec model for nac systems
+    inner: "System | None" = None  # what restore:... restores
 
     @property
-    def family(self) -> str:
-        return self.kind
+    def kbps(self) -> float | None:
+        return self.value if self.kind in CODECS | {"nac", "nacpf"} else None
 
 
 def parse_system(spec: str, model: str | None = None) -> System:
-    parts = spec.split(":")
-    kind = parts[0].lower()
-    if kind == "identity" and len(parts) == 1:
-        return System(spec, kind, None)
-    if kind not in {"nac", "opus", "mp3", "aac"} or len(parts) != 2:
-        raise ValueError(f"unknown system {spec!r} (use nac:KBPS, opus:KBPS, mp3:KBPS, aac:KBPS or identity)")
-    try:
-        kbps = float(parts[1])
-    except ValueError:
-        raise ValueError(f"system {spec!r}: {parts[1]!r} is not a bitrate") from None
-    return System(spec, kind, kbps, model if kind == "nac" else None)
+    kind, _, rest = spec.partition(":")
+    kind = kind.lower()
+    if kind == "restore" and rest:
+        return System(spec, "restore", None, model, parse_system(rest, model))
+    if kind in {"identity", "phone"} and not rest:
+        return System(spec, kind)
+    if kind in CODECS | {"nac", "nacpf", "bw"} and rest:
+        try:
+            value = float(rest)
+        except ValueError:
+            raise ValueError(f"system {spec!r}: {rest!r} is not a number") from None
+        return System(spec, kind, value, model if kind in {"nac", "nacpf"} else None)
+    raise ValueError(f"unknown system {spec!r} (use nac:KBPS, nacpf:KBPS, opus:KBPS, mp3:KBPS, aac:KBPS, "
+                     "bw:RATE, phone, restore:SYSTEM or identity)")
 
 
 def run_system(system: System, audio: np.ndarray, sr: int) -> tuple[np.ndarray, float | None]:
-    """Mono (T,) audio -> (coded audio (T,), real kbps)."""
+    """Mono (T,) audio -> (processed audio (T,), real kbps or None)."""
+    from . import degrade
+
     if system.kind == "identity":
         return audio, None
-    if system.kind == "nac":
+    if system.kind in {"nac", "nacpf"}:
         from .compress import compress, decompress
         from .registry import DEFAULT_CODEC
 
-        data = compress(audio[None], sr, system.kbps, system.model or DEFAULT_CODEC)
+        data = compress(audio[None], sr, system.value, system.model or DEFAULT_CODEC)
         out, _ = decompress(data, system.model)
-        return out[0], len(data) * 8 / (len(audio) / sr) / 1000
+        kbps = len(data) * 8 / (len(audio) / sr) / 1000
+        if system.kind == "nacpf":
+            out = _restore(out[0], sr)[None]
+        return out[0], kbps
+    if system.kind == "bw":
+        return degrade.bandlimit(audio, sr, int(system.value)), None
+    if system.kind == "phone":
+        return degrade.phone(audio, sr, np.random.default_rng(0)), None
+    if system.kind == "restore":
+        degraded, kbps = run_system(system.inner, audio, sr)
+        return _restore(degraded, sr), kbps
     from .thirdparty import roundtrip
 
-    return roundtrip(audio, sr, system.kind, system.kbps)
+    return roundtrip(audio, sr, system.kind, system.value)
+
+
+def _restore(audio: np.ndarray, sr: int) -> np.ndarray:
+    """The `nac restore --content auto` path, at the input's rate and length."""
+    from .restore import pick_restorer, postfilter
+
+    x = audio[None].astype(np.float32)
+    return postfilter(x, sr, pick_restorer(x, sr), sr)[0][0]
