@@ -16,7 +16,8 @@ setup(
         "construct", "av", "soxr", "tqdm", "scipy",
     ],
     extras_require={
-        "eval": ["pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert"],
+        "eval": ["pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert",
+                 "speechmos", "librosa", "onnxruntime", "requests"],
         "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert"],
     },
     entry_points={"console_scripts": ["nac = nac.cli:main"]},

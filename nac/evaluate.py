@@ -24,9 +24,10 @@ from .audio import read_audio, resample
 from .data import list_audio
 
 METRICS_VERSION = 1
-SPEECH_METRICS = ("pesq", "stoi", "visqol", "mel", "lsd", "si_sdr", "snr")
+SPEECH_METRICS = ("pesq", "stoi", "visqol", "dnsmos", "mel", "lsd", "si_sdr", "snr")
 MUSIC_METRICS = ("visqol", "mel", "lsd", "si_sdr", "snr")
-HIGHER_IS_BETTER = {"pesq": True, "stoi": True, "visqol": True, "mel": False, "lsd": False,
+OPT_IN = {"dnsmos"}  # slow (two ONNX nets); computed only when asked for with --metrics
+HIGHER_IS_BETTER = {"pesq": True, "stoi": True, "visqol": True, "dnsmos": True, "mel": False, "lsd": False,
                     "si_sdr": True, "snr": True}
 
 
@@ -41,7 +42,7 @@ def score(ref: np.ndarray, deg: np.ndarray, sr: int, content: str, wanted: set[s
     names = SPEECH_METRICS if content == "speech" else MUSIC_METRICS
     out = {}
     for name in names:
-        if wanted and name not in wanted:
+        if (wanted and name not in wanted) or (not wanted and name in OPT_IN):
             continue
         if name == "pesq":
             value = metrics.pesq_wb(ref, deg, sr)
@@ -49,6 +50,8 @@ def score(ref: np.ndarray, deg: np.ndarray, sr: int, content: str, wanted: set[s
             value = metrics.stoi(ref, deg, sr)
         elif name == "visqol":
             value = metrics.visqol(ref, deg, sr, "speech" if content == "speech" else "audio")
+        elif name == "dnsmos":
+            value = metrics.dnsmos(deg, sr)
         elif name == "mel":
             value = metrics.mel_distance(ref, deg, sr)
         elif name == "lsd":
