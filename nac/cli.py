@@ -186,12 +186,14 @@ def info(src: str, as_json: bool) -> None:
 @click.option("--dev", type=click.Path(exists=True), default=None, help="Dev folder for periodic evaluation.")
 @click.option("--steps", type=int, default=None, help="Override the config's step count.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/latest.pt (weights, optimiser, step).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Warm start from an exported model (e.g. nac/pretrained/nac-16k.pt): weights and step.")
 @friendly_errors
-def train(config, data, out, dev, steps, resume) -> None:
+def train(config, data, out, dev, steps, resume, init) -> None:
     """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP, gloo)."""
     from .train import run
 
-    run(config, list(data), out, dev=dev, steps=steps, resume=resume)
+    run(config, list(data), out, dev=dev, steps=steps, resume=resume, init=init)
 
 
 @cli.command("train-restore")

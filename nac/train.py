@@ -79,7 +79,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 class Trainer:
     def __init__(self, model_cfg: CodecConfig, cfg: TrainConfig, data: list[str], out: str | Path,
-                 dev: str | None = None, progress: bool = True, resume: bool = True):
+                 dev: str | None = None, progress: bool = True, resume: bool = True,
+                 init: str | None = None):
         self.rank, self.world = _init_distributed()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -103,6 +104,8 @@ class Trainer:
             raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume to continue it "
                                   "or choose another --out")
         self._resume()
+        if init and self.step == 0:
+            self._warm_start(init)
         self.ddp = self._wrap(self.model)
         self.ddp_disc = self._wrap(self.disc) if self.disc is not None else None
 
@@ -133,6 +136,26 @@ class Trainer:
         self.step = ckpt["step"]
         if self.is_main:
             print(f"resumed from {latest} at step {self.step}")
+
+    def _warm_start(self, path: str) -> None:
+        """Start from an exported (inference-only) checkpoint: weights and codebooks, fresh optimiser.
+
+        Exported files drop the codebooks' EMA statistics; each code restarts as a cluster of
+        one use per step centred on itself, which keeps it alive (above the dead-code threshold)
+        and lets the EMA take over from there. This is how training continues across machines
+        from the <= 20 MB file committed in the repository.
+        """
+        ckpt = checkpoint.load(path)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+        for key in [k for k in state if k.endswith("._codebook.embed")]:
+            prefix = key[: -len("embed")]
+            state[prefix + "embed_avg"] = state[key].clone()
+            state[prefix + "cluster_size"] = torch.ones(state[key].shape[:2])
+            state[prefix + "initted"] = torch.tensor(True)
+        self.model.load_state_dict(state)
+        self.step = int(ckpt.get("step") or 0)
+        if self.is_main:
+            print(f"warm start from {path} (step {self.step}, fresh optimiser)")
 
     def _load_dev(self, folder: str) -> list[torch.Tensor]:
         files = list_audio(folder)[: self.cfg.dev_files]
@@ -260,9 +283,9 @@ def _init_distributed() -> tuple[int, int]:
 
 
 def run(config: str | None, data: list[str], out: str, dev: str | None = None,
-        steps: int | None = None, resume: bool = True) -> Path:
+        steps: int | None = None, resume: bool = True, init: str | None = None) -> Path:
     model_cfg, cfg = load_config(config)
     if steps is not None:
         cfg.steps = steps
-    Trainer(model_cfg, cfg, data, out, dev=dev, resume=resume).train()
+    Trainer(model_cfg, cfg, data, out, dev=dev, resume=resume, init=init).train()
     return Path(out) / "latest.pt"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped nac-16k codec from ../shared/data (see reports/training.md).
 #   bash scripts/train_default.sh            # train (or continue) and export
-# On this 2-core machine: ~1.8 steps/s, 9000 steps in about 85 min plus ~2 min of data loading.
+# On this 2-core machine: ~1.8 steps/s, 7000 steps in about 65 min plus ~2 min of data loading.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}

@@ -105,3 +105,19 @@ def test_two_process_ddp_keeps_codebooks_in_sync(tmp_path, data_dir):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "DDP-OK" in r.stdout
     assert checkpoint.load(tmp_path / "run" / "latest.pt")["step"] == 3
+
+
+def test_warm_start_from_exported_model(tmp_path, data_dir):
+    Trainer(CodecConfig(**TINY), small_cfg(steps=2), [str(data_dir)], tmp_path / "a", progress=False).train()
+    exported = tmp_path / "m.pt"
+    checkpoint.export(tmp_path / "a" / "latest.pt", exported, "tiny")
+    shipped = checkpoint.load(exported)
+    assert not any(k.endswith("embed_avg") for k in shipped["model"])
+    assert all(v.dtype != torch.float32 for v in shipped["model"].values() if v.is_floating_point())
+    trainer = Trainer(CodecConfig(**TINY), small_cfg(steps=4), [str(data_dir)], tmp_path / "b",
+                      progress=False, init=str(exported))
+    assert trainer.step == 2
+    level0 = trainer.model.quantizer.codebooks[0]
+    assert torch.equal(level0, shipped["model"]["quantizer.rvq.layers.0._codebook.embed"].float()[0])
+    trainer.train()
+    assert checkpoint.load(tmp_path / "b" / "latest.pt")["step"] == 4
