@@ -10,5 +10,5 @@ nac train --config configs/nac-16k.json \
   --data "$DATA/train/speech" --data "$DATA/train/music" \
   --dev "$DATA/dev/speech" --out "$RUN" --resume
 python scripts/plot_training.py "$RUN/metrics.csv" reports/training_curves.png
-sha=$(nac export "$RUN/latest.pt" nac/pretrained/nac-16k.pt --name nac-16k)
-echo "nac/pretrained/nac-16k.pt sha256 $sha  (put it in nac/registry.py)"
+nac export "$RUN/latest.pt" nac/pretrained/nac-16k.pt --name nac-16k
+python scripts/register_model.py nac-16k

@@ -122,3 +122,26 @@ def test_content_detection_on_own_samples():
     x, sr = sf.read(SPEECH, dtype="float32")
     m, msr = sf.read(SPEECH.parent / "music.flac", dtype="float32")
     assert is_speech(x, sr) and not is_speech(m, msr)
+
+
+def test_train_restore_few_steps_and_export(tmp_path):
+    import json
+
+    from nac import checkpoint
+    from nac.train_restore import train_restore
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        sf.write(data / f"c{i}.wav", tone(16000, 5, 200 + 50 * i, seed=i), 16000)
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"model": {"dim": 16, "depth": 1},
+                               "train": {"steps": 4, "batch_size": 2, "pairs_seconds": 16, "log_every": 2,
+                                         "ckpt_every": 2}}))
+    latest = train_restore(str(cfg), [str(data)], str(tmp_path / "run"), progress=False)
+    assert checkpoint.load(latest)["step"] == 4
+    with pytest.raises(FileExistsError):
+        train_restore(str(cfg), [str(data)], str(tmp_path / "run"), progress=False)
+    checkpoint.export(latest, tmp_path / "m.pt", "r")
+    model = load_restorer(str(tmp_path / "m.pt"))
+    assert model.restore(tone(16000, 1.0)[None]).shape == (1, 16000)
