@@ -28,7 +28,9 @@ from .model import CodecConfig, NacCodec
 
 
 @dataclass
-class TrainConfig:
+class OptimConfig:
+    """Optimiser, schedule and reconstruction-loss settings shared by every NAC model."""
+
     steps: int = 20000
     batch_size: int = 16
     segment_seconds: float = 1.0
@@ -41,17 +43,31 @@ class TrainConfig:
     logmag_weight: float = 1.0
     complex_weight: float = 2.0
     wave_weight: float = 5.0
+    seed: int = 0
+    log_every: int = 50
+    ckpt_every: int = 500
+    threads: int = 0  # torch threads per process; 0 = torch's default
+
+
+@dataclass
+class TrainConfig(OptimConfig):
     commit_weight: float = 1.0
     gan_start_step: int | None = None  # None: no adversarial training
     adv_weight: float = 1.0
     fm_weight: float = 2.0
     data_weights: list[float] = field(default_factory=list)  # one per --data folder; default equal
-    seed: int = 0
-    log_every: int = 50
     eval_every: int = 1000
-    ckpt_every: int = 500
     dev_files: int = 16
-    threads: int = 0  # torch threads per process; 0 = torch's default
+
+
+def reconstruction_loss(loss_fn: MultiResolutionSTFTLoss, pred: torch.Tensor, target: torch.Tensor,
+                        cfg: OptimConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted sum of log-mel, log-magnitude, compressed complex STFT and waveform L1."""
+    losses = loss_fn(pred, target)
+    losses["wave"] = waveform_l1(pred, target)
+    total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
+             + cfg.complex_weight * losses["complex"] + cfg.wave_weight * losses["wave"])
+    return total, losses
 
 
 def load_config(path: str | os.PathLike | None) -> tuple[CodecConfig, TrainConfig]:
@@ -212,12 +228,9 @@ class Trainer:
         self.model.train()
         wav = self.sampler.batch(cfg.batch_size)
         pred, q = self.ddp(wav)
-        losses = self.loss_fn(pred, wav)
-        losses["wave"] = waveform_l1(pred, wav)
+        total, losses = reconstruction_loss(self.loss_fn, pred, wav, cfg)
         losses["commit"] = q.commit_loss
-        total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
-                 + cfg.complex_weight * losses["complex"] + cfg.wave_weight * losses["wave"]
-                 + cfg.commit_weight * losses["commit"])
+        total = total + cfg.commit_weight * q.commit_loss
         gan = self.disc is not None and self.step >= cfg.gan_start_step
         if gan:
             for group in self.opt_d.param_groups:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -21,31 +20,18 @@ from tqdm import tqdm
 from . import checkpoint
 from .data import load_corpus
 from .degrade import training_mix
-from .losses import MultiResolutionSTFTLoss, waveform_l1
+from .losses import MultiResolutionSTFTLoss
 from .restore import RestoreConfig, Restorer
-from .train import lr_at
+from .train import OptimConfig, lr_at, reconstruction_loss
 
 
 @dataclass
-class RestoreTrainConfig:
+class RestoreTrainConfig(OptimConfig):
     steps: int = 3000
-    batch_size: int = 16
-    segment_seconds: float = 1.0
+    warmup_steps: int = 200
+    ckpt_every: int = 250
     pairs_seconds: float = 1200.0  # total duration of degraded excerpts made at start-up
     excerpt_seconds: float = 4.0
-    lr: float = 1e-3
-    lr_min: float = 1e-4
-    warmup_steps: int = 200
-    weight_decay: float = 1e-2
-    grad_clip: float = 1.0
-    mel_weight: float = 2.0
-    logmag_weight: float = 1.0
-    complex_weight: float = 2.0
-    wave_weight: float = 5.0
-    seed: int = 0
-    log_every: int = 50
-    ckpt_every: int = 250
-    threads: int = 0
     with_nac: bool = False  # also learn to clean NAC's own decoded output (needs nac-16k)
 
 
@@ -116,11 +102,7 @@ def train_restore(config: str | None, data: list[str], out: str, noise: str | No
         deg = torch.from_numpy(np.stack([pairs[i][0][s:s + seg] for i, s in zip(idx, starts)]))
         clean = torch.from_numpy(np.stack([pairs[i][1][s:s + seg] for i, s in zip(idx, starts)]))
         model.train()
-        pred = model(deg)
-        losses = loss_fn(pred, clean)
-        losses["wave"] = waveform_l1(pred, clean)
-        total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
-                 + cfg.complex_weight * losses["complex"] + cfg.wave_weight * losses["wave"])
+        total, losses = reconstruction_loss(loss_fn, model(deg), clean, cfg)
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
