@@ -41,3 +41,19 @@ class MultiResolutionSTFTLoss(nn.Module):
 
 def waveform_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(pred, target)
+
+
+class MagnitudeLoss(nn.Module):
+    """Losses on a predicted STFT magnitude: log-mel L1, log-magnitude L1, spectral convergence."""
+
+    def __init__(self, sample_rate: int, n_fft: int, n_mels: int = 80):
+        super().__init__()
+        self.register_buffer("mel", mel_filterbank(sample_rate, n_fft, n_mels), persistent=False)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        pred, target = pred.clamp_min(1e-7), target.clamp_min(1e-7)
+        return {
+            "mel": F.l1_loss(torch.log(self.mel @ pred + 1e-5), torch.log(self.mel @ target + 1e-5)),
+            "logmag": F.l1_loss(torch.log(pred), torch.log(target)),
+            "complex": torch.linalg.norm(target - pred) / torch.linalg.norm(target).clamp_min(1e-7),
+        }

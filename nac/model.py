@@ -45,6 +45,11 @@ class CodecConfig:
     n_q: int = 24
     codebook_size: int = 1024
     kbps_step: float = 1.5  # quantizer dropout keeps multiples of this many kbps
+    # 0: the decoder's predicted phase is used as is. N > 0: the decoder is trained on STFT
+    # magnitudes only and the phase comes from N fast Griffin-Lim iterations started from the
+    # predicted phase. Without adversarial training a predicted phase stays incoherent between
+    # overlapping frames (SI-SDR -31 dB and a 10 dB level loss at step 2500 on dev speech).
+    griffin_lim_iters: int = 0
     ema_decay: float = 0.99
     # A code whose EMA usage falls below this (uses per training step) is replaced by a random
     # encoder output. It must sit under the average usage, batch frames / codebook_size
@@ -106,12 +111,22 @@ class Decoder(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.head = ISTFTHead(d, cfg.n_fft, cfg.stft_hop)
         window = math.ceil(cfg.n_fft / 2 / cfg.hop)
-        self.receptive_field = 1 + self.coarse.receptive_field + math.ceil(self.fine.receptive_field / 2) + window
+        # each Griffin-Lim iteration reaches n_fft / stft_hop - 1 STFT frames further
+        griffin_lim = math.ceil(cfg.griffin_lim_iters * (cfg.n_fft // cfg.stft_hop - 1) * cfg.stft_hop / cfg.hop)
+        self.griffin_lim_iters = cfg.griffin_lim_iters
+        self.receptive_field = (1 + self.coarse.receptive_field + math.ceil(self.fine.receptive_field / 2)
+                                + window + griffin_lim)
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.fine(self.up(self.coarse(self.proj_in(z))))
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.coarse(self.proj_in(z))
-        x = self.fine(self.up(x))
-        return self.head(self.norm(x.transpose(1, 2)).transpose(1, 2))
+        return self.head(self.features(z), self.griffin_lim_iters)
+
+    def magnitude(self, z: torch.Tensor) -> torch.Tensor:
+        """Predicted STFT magnitude (B, bins, 2N): what is trained when Griffin-Lim makes the phase."""
+        return self.head.spectrum(self.features(z))[0]
 
 
 class NacCodec(nn.Module):
@@ -150,7 +165,9 @@ class NacCodec(nn.Module):
 
     def n_q_for(self, kbps: float) -> int:
         n_q = kbps / self.cfg.kbps_per_codebook()
-        if abs(n_q - round(n_q)) > 1e-6 or not 1 <= round(n_q) <= self.cfg.n_q:
+        # only codebook counts that quantizer dropout trained for (multiples of the step)
+        if (abs(n_q - round(n_q)) > 1e-6 or not 1 <= round(n_q) <= self.cfg.n_q
+                or round(n_q) % self.codebooks_per_step):
             raise ValueError(f"unsupported bitrate {kbps:g} kbps; this model supports "
                              + ", ".join(f"{b:g}" for b in self.bitrates()))
         return int(round(n_q))
@@ -174,8 +191,14 @@ class NacCodec(nn.Module):
 
     # --- training --------------------------------------------------------------------------
     def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
-        """Autoencode with quantizer dropout (training) or all levels (eval)."""
+        """Autoencode with quantizer dropout (training) or all levels (eval).
+
+        Returns the waveform, or with `griffin_lim_iters` the predicted STFT magnitude (the
+        training target is then `decoder.head.stft(wav)`; Griffin-Lim is not differentiated).
+        """
         q = self.quantizer(self.encoder(self._pad(wav)))
+        if self.cfg.griffin_lim_iters:
+            return self.decoder.magnitude(q.quantized), q
         return self.decoder(q.quantized)[..., : wav.shape[-1]], q
 
     def _pad(self, wav: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from . import checkpoint
 from .data import CropSampler, load_corpus, list_audio
 from .discriminators import MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
-from .losses import MultiResolutionSTFTLoss, waveform_l1
+from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
 from .model import CodecConfig, NacCodec
 
 
@@ -110,6 +110,9 @@ class Trainer:
 
         self.model = NacCodec(model_cfg)
         self.loss_fn = MultiResolutionSTFTLoss(model_cfg.sample_rate)
+        self.mag_loss = MagnitudeLoss(model_cfg.sample_rate, model_cfg.n_fft)
+        if cfg.gan_start_step is not None and model_cfg.griffin_lim_iters:
+            raise ValueError("adversarial training needs a waveform decoder: set griffin_lim_iters to 0")
         self.disc = MultiScaleSTFTDiscriminator() if cfg.gan_start_step is not None else None
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(0.8, 0.99),
                                      weight_decay=cfg.weight_decay)
@@ -228,7 +231,15 @@ class Trainer:
         self.model.train()
         wav = self.sampler.batch(cfg.batch_size)
         pred, q = self.ddp(wav)
-        total, losses = reconstruction_loss(self.loss_fn, pred, wav, cfg)
+        if self.model_cfg.griffin_lim_iters:
+            # magnitude-only training; "complex" holds the spectral convergence here
+            with torch.no_grad():
+                target = self.model.decoder.head.stft(self.model._pad(wav)).abs()
+            losses = self.mag_loss(pred, target)
+            total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
+                     + cfg.complex_weight * losses["complex"])
+        else:
+            total, losses = reconstruction_loss(self.loss_fn, pred, wav, cfg)
         losses["commit"] = q.commit_loss
         total = total + cfg.commit_weight * q.commit_loss
         gan = self.disc is not None and self.step >= cfg.gan_start_step

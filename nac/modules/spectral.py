@@ -50,13 +50,38 @@ class ISTFTHead(nn.Module):
         self.proj = nn.Linear(dim, 3 * self.bins)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def spectrum(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(magnitude (B, bins, N), unit phasor (B, bins, N) complex)."""
         log_mag, re, im = self.proj(x.transpose(1, 2)).transpose(1, 2).chunk(3, dim=1)
         mag = torch.exp(log_mag.clamp(max=8.0))
         # Phase as an unnormalised 2-D vector: smooth to learn, no wrap-around at +-pi.
         norm = torch.sqrt(re.square() + im.square() + 1e-9)
-        spec = torch.complex(mag * re / norm, mag * im / norm)
-        return self.istft(spec)
+        return mag, torch.complex(re / norm, im / norm)
+
+    def forward(self, x: torch.Tensor, griffin_lim_iters: int = 0) -> torch.Tensor:
+        mag, phase = self.spectrum(x)
+        if griffin_lim_iters:
+            phase = self.griffin_lim(mag, phase, griffin_lim_iters)
+        return self.istft(mag * phase)
+
+    def stft(self, wav: torch.Tensor) -> torch.Tensor:
+        """The analysis that matches `istft` frame for frame ("same" framing)."""
+        pad = (self.n_fft - self.hop) // 2
+        return torch.stft(torch.nn.functional.pad(wav, (pad, pad)), self.n_fft, self.hop,
+                          window=self.window, center=False, return_complex=True)
+
+    def griffin_lim(self, mag: torch.Tensor, phase: torch.Tensor, iters: int, momentum: float = 0.99
+                    ) -> torch.Tensor:
+        """Fast Griffin-Lim (Perraudin et al. 2013) started from `phase`: a phase whose frames
+        overlap-add coherently, so the magnitudes survive synthesis. Each iteration couples a
+        frame to its n_fft / hop - 1 neighbours on each side (see `Decoder.receptive_field`)."""
+        previous = torch.zeros_like(phase)
+        for _ in range(iters):
+            rebuilt = self.stft(self.istft(mag * phase))
+            phase = rebuilt - previous * (momentum / (1 + momentum))
+            phase = phase / (phase.abs() + 1e-8)
+            previous = rebuilt
+        return phase
 
     def istft(self, spec: torch.Tensor) -> torch.Tensor:
         frames = torch.fft.irfft(spec, self.n_fft, dim=1) * self.window[None, :, None]
