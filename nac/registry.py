@@ -25,7 +25,7 @@ REGISTRY: dict[str, ModelCard] = {
     card.name: card
     for card in [
         ModelCard("nac-16k", "codec", "nac-16k.pt",
-                  "0000000000000000000000000000000000000000000000000000000000000000",
+                  "975ef74481b4d14b9786f245a8030192754ed4672829c19aea074048f3bdb3c5",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("restore-speech-16k", "restore", "restore-speech-16k.pt",
                   "0000000000000000000000000000000000000000000000000000000000000000",
