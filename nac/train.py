@@ -207,11 +207,7 @@ class Trainer:
                 if self.step % cfg.eval_every == 0 and self.dev:
                     self._append_dev(self.evaluate())
                 if writer is None:
-                    new = not log_path.exists()
-                    log_file = open(log_path, "a", newline="")
-                    writer = csv.DictWriter(log_file, fieldnames=list(stats), extrasaction="ignore")
-                    if new:
-                        writer.writeheader()
+                    writer, log_file = _csv_appender(log_path, list(stats))
                 writer.writerow(stats)
                 log_file.flush()
                 bar.set_postfix(mel=f"{stats['mel']:.3f}", dead=f"{stats['dead_max']:.2f}")
@@ -297,6 +293,19 @@ class Trainer:
         if self.disc is not None:
             payload.update(disc=self.disc.state_dict(), optimizer_d=self.opt_d.state_dict())
         checkpoint.save(self.out / "latest.pt", payload)
+
+
+def _csv_appender(path: Path, fields: list[str]):
+    """Append rows to a CSV; a resumed run keeps the file's own columns (missing ones stay empty)."""
+    if path.exists() and path.stat().st_size:
+        with open(path, newline="") as f:
+            fields = next(csv.reader(f))
+        log_file = open(path, "a", newline="")
+        return csv.DictWriter(log_file, fieldnames=fields, extrasaction="ignore", restval=""), log_file
+    log_file = open(path, "a", newline="")
+    writer = csv.DictWriter(log_file, fieldnames=fields, extrasaction="ignore", restval="")
+    writer.writeheader()
+    return writer, log_file
 
 
 def _init_distributed() -> tuple[int, int]:

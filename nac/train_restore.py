@@ -7,7 +7,6 @@ own step on a 2-core machine. Training then draws random aligned crops from thos
 """
 from __future__ import annotations
 
-import csv
 import json
 import time
 from dataclasses import asdict, dataclass, fields
@@ -22,7 +21,7 @@ from .data import load_corpus
 from .degrade import training_mix
 from .losses import MultiResolutionSTFTLoss
 from .restore import RestoreConfig, Restorer
-from .train import OptimConfig, lr_at, reconstruction_loss
+from .train import OptimConfig, _csv_appender, lr_at, reconstruction_loss
 
 
 @dataclass
@@ -114,11 +113,7 @@ def train_restore(config: str | None, data: list[str], out: str, noise: str | No
             row.update(step=step, total=float(total.detach()), lr=lr_at(step, cfg),
                        steps_per_s=(step - s0) / (time.time() - t0))
             if writer is None:
-                new = not log_path.exists()
-                log_file = open(log_path, "a", newline="")
-                writer = csv.DictWriter(log_file, fieldnames=list(row))
-                if new:
-                    writer.writeheader()
+                writer, log_file = _csv_appender(log_path, list(row))
             writer.writerow(row)
             log_file.flush()
             bar.set_postfix(mel=f"{row['mel']:.3f}")

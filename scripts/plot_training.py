@@ -10,15 +10,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main(src: str, dst: str) -> None:
+def main(src: str, dst: str, *marks: str) -> None:
+    """Plot; `marks` are steps to draw a dotted line at (e.g. a change of recipe)."""
+    marks = [int(m) for m in marks]
     rows = list(csv.DictReader(open(src)))
     step = [int(r["step"]) for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for key in ("mel", "logmag", "complex", "total"):
-        axes[0].plot(step, [float(r[key]) for r in rows], label=key)
+    for key in ("mel", "logmag", "total"):
+        axes[0].plot(step, [float(r[key]) if r[key] else float("nan") for r in rows], label=key)
     axes[0].set_yscale("log")
     axes[0].set_title("training losses")
-    dev_path = Path(src).with_name("dev.csv")
+    dev_path = Path(src).with_name(Path(src).name.replace("metrics", "dev"))
     dev = [(int(r["step"]), r) for r in csv.DictReader(open(dev_path))] if dev_path.exists() else []
     if dev:
         axes[1].plot([s for s, _ in dev], [float(r["dev_mel"]) for _, r in dev], "o-", label="dev mel distance ↓")
@@ -32,6 +34,8 @@ def main(src: str, dst: str) -> None:
     axes[2].plot(step, [float(r["dead_mean"]) for r in rows], label="mean over levels")
     axes[2].set_title("unused codes per 50-step window")
     for ax in axes:
+        for step_mark in marks:
+            ax.axvline(step_mark, color="grey", ls=":", lw=1)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
@@ -41,4 +45,4 @@ def main(src: str, dst: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:])
