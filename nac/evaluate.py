@@ -104,7 +104,7 @@ def run_job(job: Job) -> dict:
         from .systems import parse_system, run_system
 
         system = parse_system(job.system, job.model)
-        deg, kbps = run_system(system, ref.astype(np.float32), sr)
+        deg, kbps = run_system(system, ref.astype(np.float32), sr, row["content"])
         row.update(system=job.system, kbps=round(kbps, 3) if kbps else "")
     row.update(score(ref, deg, sr, row["content"], set(job.wanted) if job.wanted else None))
     if key is not None:

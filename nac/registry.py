@@ -28,7 +28,7 @@ REGISTRY: dict[str, ModelCard] = {
                   "975ef74481b4d14b9786f245a8030192754ed4672829c19aea074048f3bdb3c5",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("restore-speech-16k", "restore", "restore-speech-16k.pt",
-                  "0000000000000000000000000000000000000000000000000000000000000000",
+                  "38211f2301b1c5be8de09950ea937ae061c5320bc8dec94979a551ae31f44d90",
                   "speech restoration / bandwidth extension to 16 kHz"),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
                   "0000000000000000000000000000000000000000000000000000000000000000",

@@ -50,8 +50,12 @@ def parse_system(spec: str, model: str | None = None) -> System:
                      "bw:RATE, phone, restore:SYSTEM or identity)")
 
 
-def run_system(system: System, audio: np.ndarray, sr: int) -> tuple[np.ndarray, float | None]:
-    """Mono (T,) audio -> (processed audio (T,), real kbps or None)."""
+def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
+               ) -> tuple[np.ndarray, float | None]:
+    """Mono (T,) audio -> (processed audio (T,), real kbps or None).
+
+    `content` picks the restoration model (speech/music); "auto" guesses it from the audio.
+    """
     from . import degrade
 
     if system.kind == "identity":
@@ -64,23 +68,23 @@ def run_system(system: System, audio: np.ndarray, sr: int) -> tuple[np.ndarray, 
         out, _ = decompress(data, system.model)
         kbps = len(data) * 8 / (len(audio) / sr) / 1000
         if system.kind == "nacpf":
-            out = _restore(out[0], sr)[None]
+            out = _restore(out[0], sr, content)[None]
         return out[0], kbps
     if system.kind == "bw":
         return degrade.bandlimit(audio, sr, int(system.value)), None
     if system.kind == "phone":
         return degrade.phone(audio, sr, np.random.default_rng(0)), None
     if system.kind == "restore":
-        degraded, kbps = run_system(system.inner, audio, sr)
-        return _restore(degraded, sr), kbps
+        degraded, kbps = run_system(system.inner, audio, sr, content)
+        return _restore(degraded, sr, content), kbps
     from .thirdparty import roundtrip
 
     return roundtrip(audio, sr, system.kind, system.value)
 
 
-def _restore(audio: np.ndarray, sr: int) -> np.ndarray:
-    """The `nac restore --content auto` path, at the input's rate and length."""
+def _restore(audio: np.ndarray, sr: int, content: str) -> np.ndarray:
+    """The `nac restore --content CONTENT` path, at the input's rate and length."""
     from .restore import pick_restorer, postfilter
 
     x = audio[None].astype(np.float32)
-    return postfilter(x, sr, pick_restorer(x, sr), sr)[0][0]
+    return postfilter(x, sr, pick_restorer(x, sr, content), sr)[0][0]
