@@ -31,7 +31,7 @@ REGISTRY: dict[str, ModelCard] = {
                   "38211f2301b1c5be8de09950ea937ae061c5320bc8dec94979a551ae31f44d90",
                   "speech restoration / bandwidth extension to 16 kHz"),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
-                  "0000000000000000000000000000000000000000000000000000000000000000",
+                  "75c09cd3aa2812d8408224aced27a7fac5a144adcf371162147ca86ca55280a1",
                   "music restoration / bandwidth extension to 24 kHz"),
     ]
 }
