@@ -26,7 +26,7 @@ from nac.data import list_audio  # noqa: E402
 from nac.evaluate import Job, default_cache_dir, plot_spectrograms, run_eval, summarise, write_report  # noqa: E402
 from nac.systems import parse_system, run_system  # noqa: E402
 
-SPEECH = ["opus:6", "opus:9", "opus:12", "bw:8000", "phone", "nac:3", "nac:6"]
+SPEECH = ["identity", "opus:6", "opus:9", "opus:12", "bw:8000", "phone", "nac:3", "nac:6"]
 MUSIC = ["mp3:32", "opus:12", "bw:11025", "bw:8000"]
 
 
