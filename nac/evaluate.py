@@ -80,6 +80,18 @@ def _file_hash(path: str) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
+def _models_fingerprint(job: Job) -> str:
+    """Cached results of NAC systems are only valid for the same weights."""
+    if job.deg_path or not any(k in job.system for k in ("nac", "restore")):
+        return ""
+    from .registry import REGISTRY
+
+    digests = [card.sha256 for card in REGISTRY.values()]
+    if job.model and Path(job.model).is_file():
+        digests.append(_file_hash(job.model))
+    return ",".join(digests)
+
+
 def run_job(job: Job) -> dict:
     import torch
 
@@ -87,7 +99,7 @@ def run_job(job: Job) -> dict:
     key = None
     if job.cache_dir:
         parts = [_file_hash(job.ref_path), _file_hash(job.deg_path) if job.deg_path else job.system, job.system,
-                 str(job.model), ",".join(job.wanted or ()), str(METRICS_VERSION)]
+                 str(job.model), ",".join(job.wanted or ()), str(METRICS_VERSION), _models_fingerprint(job)]
         key = Path(job.cache_dir) / (hashlib.sha1("|".join(parts).encode()).hexdigest() + ".json")
         if key.exists():
             return json.loads(key.read_text())
