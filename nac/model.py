@@ -8,7 +8,7 @@ Data path of one second of 16 kHz audio with the default config:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
 import torch

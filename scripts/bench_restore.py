@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from bench_codec import cropped_music  # noqa: E402
 from nac.audio import read_audio, resample  # noqa: E402
 from nac.data import list_audio  # noqa: E402
-from nac.evaluate import Job, default_cache_dir, plot_spectrograms, run_eval, summarise, write_report  # noqa: E402
+from nac.evaluate import Job, default_cache_dir, plot_spectrograms, run_eval, write_report  # noqa: E402
 from nac.systems import parse_system, run_system  # noqa: E402
 
 SPEECH = ["identity", "opus:6", "opus:9", "opus:12", "bw:8000", "phone", "nac:3", "nac:6"]

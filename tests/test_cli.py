@@ -1,10 +1,8 @@
 """End-to-end CLI tests on generated signals, with the tiny untrained codec (real code paths)."""
 import json
-import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
