@@ -46,6 +46,11 @@ def inference_state(state: dict[str, torch.Tensor], half: bool = True) -> dict[s
     return out
 
 
+def float_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Stored (possibly fp16) weights as float32 for inference or further training."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

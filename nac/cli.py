@@ -100,14 +100,10 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
     with open(src, "rb") as f:
         audio, sr = decompress_from_file(f, model, sample_rate)
     if postfilter:
-        audio = _restore(audio, sr, "auto", postfilter_model, sr)[0]
+        from .restore import restore_audio
+
+        audio = restore_audio(audio, sr, "auto", postfilter_model, sr)[0]
     write_audio(dst, audio, sr)
-
-
-def _restore(audio, sr: int, content: str, model: str | None, out_rate: int | None):
-    from .restore import pick_restorer, postfilter
-
-    return postfilter(audio, sr, pick_restorer(audio, sr, content, model), out_rate)
 
 
 @cli.command()
@@ -124,11 +120,12 @@ def _restore(audio, sr: int, content: str, model: str | None, out_rate: int | No
 def restore(src, dst, content, model, codec_model, sample_rate, force) -> None:
     """Restore degraded audio (Opus, MP3, AAC, 8 kHz, phone, or a .nac file) to .wav/.flac."""
     from .audio import write_audio
+    from .restore import restore_audio
     from .sources import open_source
 
     check_paths(src, dst, force)
     decoded = open_source(src, codec_model)
-    audio, sr = _restore(decoded.audio, decoded.sample_rate, content, model, sample_rate)
+    audio, sr = restore_audio(decoded.audio, decoded.sample_rate, content, model, sample_rate)
     write_audio(dst, audio, sr)
 
 

@@ -16,7 +16,9 @@ import torch
 
 from .audio import fit_length, resample
 from .bitstream import NacReader, NacWriter, model_rate_samples
+from .chunking import context_windows
 from .model import CodecConfig, NacCodec
+from .checkpoint import float_state
 from .registry import DEFAULT_CODEC, load_checkpoint
 
 FRAMES_PER_CHUNK = 250  # 5 s at 50 Hz: ~0.3 % container overhead at 6 kbps
@@ -41,18 +43,10 @@ def load_loaded(name: str) -> LoadedModel:
     if name not in _CACHE:
         ckpt, digest = load_checkpoint(name)
         model = NacCodec(CodecConfig(**ckpt["config"]))
-        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
-        model.load_state_dict(state, strict=False)
+        model.load_state_dict(float_state(ckpt["model"]), strict=False)
         model.eval()
         _CACHE[name] = LoadedModel(model, ckpt.get("name", name), digest)
     return _CACHE[name]
-
-
-def _windows(total: int, chunk: int, context: int) -> Iterator[tuple[int, int, int, int]]:
-    """(window start, window end, chunk start, chunk end) in frames."""
-    for start in range(0, total, chunk):
-        end = min(total, start + chunk)
-        yield max(0, start - context), min(total, end + context), start, end
 
 
 def encode_codes(model: NacCodec, audio: np.ndarray, kbps: float,
@@ -61,7 +55,7 @@ def encode_codes(model: NacCodec, audio: np.ndarray, kbps: float,
     hop = model.hop
     total = -(-audio.shape[1] // hop)
     padded = torch.from_numpy(fit_length(audio, total * hop))
-    for w0, w1, c0, c1 in _windows(total, frames_per_chunk, model.context_frames):
+    for w0, w1, c0, c1 in context_windows(total, frames_per_chunk, model.context_frames):
         codes = model.encode(padded[:, w0 * hop:w1 * hop], kbps)  # (C, n_q, frames)
         yield codes[:, :, c0 - w0:c1 - w0].permute(2, 0, 1).numpy()
 

@@ -37,6 +37,18 @@ def content_of(rel: str) -> str:
     return "music" if "music" in parts else "speech"
 
 
+METRIC_FUNCS = {
+    "pesq": lambda ref, deg, sr, content: metrics.pesq_wb(ref, deg, sr),
+    "stoi": lambda ref, deg, sr, content: metrics.stoi(ref, deg, sr),
+    "visqol": lambda ref, deg, sr, content: metrics.visqol(ref, deg, sr, "speech" if content == "speech" else "audio"),
+    "dnsmos": lambda ref, deg, sr, content: metrics.dnsmos(deg, sr),
+    "mel": lambda ref, deg, sr, content: metrics.mel_distance(ref, deg, sr),
+    "lsd": lambda ref, deg, sr, content: metrics.lsd(ref, deg, sr),
+    "si_sdr": lambda ref, deg, sr, content: metrics.si_sdr(ref, deg, sr),
+    "snr": lambda ref, deg, sr, content: metrics.snr(ref, deg, sr),
+}
+
+
 def score(ref: np.ndarray, deg: np.ndarray, sr: int, content: str, wanted: set[str] | None = None) -> dict:
     """All metrics for one mono pair, at each metric's own rate."""
     names = SPEECH_METRICS if content == "speech" else MUSIC_METRICS
@@ -44,22 +56,7 @@ def score(ref: np.ndarray, deg: np.ndarray, sr: int, content: str, wanted: set[s
     for name in names:
         if (wanted and name not in wanted) or (not wanted and name in OPT_IN):
             continue
-        if name == "pesq":
-            value = metrics.pesq_wb(ref, deg, sr)
-        elif name == "stoi":
-            value = metrics.stoi(ref, deg, sr)
-        elif name == "visqol":
-            value = metrics.visqol(ref, deg, sr, "speech" if content == "speech" else "audio")
-        elif name == "dnsmos":
-            value = metrics.dnsmos(deg, sr)
-        elif name == "mel":
-            value = metrics.mel_distance(ref, deg, sr)
-        elif name == "lsd":
-            value = metrics.lsd(ref, deg, sr)
-        elif name == "si_sdr":
-            value = metrics.si_sdr(ref, deg, sr)
-        else:
-            value = metrics.snr(ref, deg, sr)
+        value = METRIC_FUNCS[name](ref, deg, sr, content)
         if value is not None:
             out[name] = value
     return out

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from .audio import fit_length, resample
+from .checkpoint import float_state
+from .chunking import context_windows
 from .modules import ConvNeXtStack, ISTFTHead, STFTFeatures
 
 
@@ -72,12 +74,7 @@ class Restorer(nn.Module):
         total = x.shape[-1]
         padded_total = total + (-total) % hop
         x = torch.nn.functional.pad(x, (0, padded_total - total))
-        out = []
-        for start in range(0, padded_total, chunk):
-            end = min(padded_total, start + chunk)
-            w0, w1 = max(0, start - ctx), min(padded_total, end + ctx)
-            y = self(x[:, w0:w1])
-            out.append(y[:, start - w0:end - w0])
+        out = [self(x[:, w0:w1])[:, c0 - w0:c1 - w0] for w0, w1, c0, c1 in context_windows(padded_total, chunk, ctx)]
         return torch.cat(out, -1)[:, :total].numpy()
 
 
@@ -93,7 +90,7 @@ def load_restorer(name: str) -> Restorer:
         if ckpt.get("kind") != "restore":
             raise ValueError(f"{name} is not a restoration model")
         model = Restorer(RestoreConfig(**ckpt["config"]))
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+        model.load_state_dict(float_state(ckpt["model"]))
         _CACHE[name] = model.eval()
     return _CACHE[name]
 
@@ -126,3 +123,9 @@ def postfilter(audio: np.ndarray, sr: int, model: Restorer, out_rate: int | None
         above = audio - fit_length(resample(at_model, model.sample_rate, sr), audio.shape[1])
         restored = restored + fit_length(resample(above, sr, out_rate), n_out)
     return restored.astype(np.float32), out_rate
+
+
+def restore_audio(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None,
+                  out_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """What `nac restore` does to (C, T) audio: pick the model, then `postfilter`."""
+    return postfilter(audio, sr, pick_restorer(audio, sr, content, model), out_rate)

@@ -84,7 +84,6 @@ def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
 
 def _restore(audio: np.ndarray, sr: int, content: str) -> np.ndarray:
     """The `nac restore --content CONTENT` path, at the input's rate and length."""
-    from .restore import pick_restorer, postfilter
+    from .restore import restore_audio
 
-    x = audio[None].astype(np.float32)
-    return postfilter(x, sr, pick_restorer(x, sr, content), sr)[0][0]
+    return restore_audio(audio[None].astype(np.float32), sr, content, out_rate=sr)[0][0]

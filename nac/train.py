@@ -165,7 +165,7 @@ class Trainer:
         from the <= 20 MB file committed in the repository.
         """
         ckpt = checkpoint.load(path)
-        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+        state = checkpoint.float_state(ckpt["model"])
         for key in [k for k in state if k.endswith("._codebook.embed")]:
             prefix = key[: -len("embed")]
             state[prefix + "embed_avg"] = state[key].clone()

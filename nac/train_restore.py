@@ -52,6 +52,8 @@ def make_pairs(corpora: list[list[np.ndarray]], sr: int, cfg: RestoreTrainConfig
     n = max(1, int(cfg.pairs_seconds / cfg.excerpt_seconds))
     length = int(cfg.excerpt_seconds * sr)
     clips = [c for corpus in corpora for c in corpus]
+    if not clips:
+        raise ValueError("no training audio found in the --data folders")
     pairs = []
     for _ in tqdm(range(n), desc="degrading", disable=not progress, leave=False):
         clip = clips[rng.integers(len(clips))]

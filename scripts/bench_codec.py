@@ -47,6 +47,18 @@ def cropped_music(dev: Path, seconds: float) -> Path:
     return out
 
 
+def dev_speech(dev: Path, seconds: float = 60.0) -> np.ndarray:
+    """(1, T) float32: dev speech files joined up to `seconds` at 16 kHz (for speed runs)."""
+    clips, total = [], 0
+    for f in list_audio(dev / "speech"):
+        x, sr = read_audio(f)
+        clips.append(resample(x.mean(0, keepdims=True), sr, 16000)[0])
+        total += len(clips[-1])
+        if total >= seconds * 16000:
+            break
+    return np.concatenate(clips)[: int(seconds * 16000)][None]
+
+
 def speed(model_name: str, dev: Path, seconds: float = 60.0) -> dict:
     import torch
 
@@ -54,15 +66,7 @@ def speed(model_name: str, dev: Path, seconds: float = 60.0) -> dict:
     from nac.model import count_parameters
 
     torch.set_num_threads(1)
-    clips, total = [], 0
-    for f in list_audio(dev / "speech"):
-        x, sr = read_audio(f)
-        x = resample(x.mean(0, keepdims=True), sr, 16000)[0]
-        clips.append(x)
-        total += len(x)
-        if total >= seconds * 16000:
-            break
-    audio = np.concatenate(clips)[: int(seconds * 16000)][None]
+    audio = dev_speech(dev, seconds)
     model = load_model(model_name)
     compress(audio[:, :16000], 16000, 6, model_name)  # warm-up
     enc, dec = [], []

@@ -15,12 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_codec import cropped_music  # noqa: E402
+from bench_codec import cropped_music, dev_speech  # noqa: E402
 from nac.audio import read_audio, resample  # noqa: E402
 from nac.data import list_audio  # noqa: E402
 from nac.evaluate import Job, default_cache_dir, plot_spectrograms, run_eval, write_report  # noqa: E402
@@ -75,9 +74,7 @@ def speed(dev: Path) -> float:
     from nac.restore import load_restorer
 
     torch.set_num_threads(1)
-    clips = [resample(read_audio(f)[0].mean(0, keepdims=True), read_audio(f)[1], 16000)[0]
-             for f in list_audio(dev / "speech")[:40]]
-    x = np.concatenate(clips)[: 60 * 16000][None]
+    x = dev_speech(dev, 60.0)
     model = load_restorer(DEFAULT_RESTORE["speech"])
     model.restore(x[:, :16000])
     t = time.perf_counter()
