@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .data import CropSampler, load_corpus, list_audio
-from .discriminators import MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
+from .discriminators import (MagnitudeDiscriminator, MultiScaleSTFTDiscriminator, discriminator_loss,
+                             generator_losses)
 from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
 from .model import CodecConfig, NacCodec
 
@@ -111,9 +112,10 @@ class Trainer:
         self.model = NacCodec(model_cfg)
         self.loss_fn = MultiResolutionSTFTLoss(model_cfg.sample_rate)
         self.mag_loss = MagnitudeLoss(model_cfg.sample_rate, model_cfg.n_fft)
-        if cfg.gan_start_step is not None and model_cfg.griffin_lim_iters:
-            raise ValueError("adversarial training needs a waveform decoder: set griffin_lim_iters to 0")
-        self.disc = MultiScaleSTFTDiscriminator() if cfg.gan_start_step is not None else None
+        self.disc = None
+        if cfg.gan_start_step is not None:
+            # the Griffin-Lim decoder trains on magnitudes, so its discriminator judges magnitudes
+            self.disc = MagnitudeDiscriminator() if model_cfg.griffin_lim_iters else MultiScaleSTFTDiscriminator()
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(0.8, 0.99),
                                      weight_decay=cfg.weight_decay)
         self.opt_d = (torch.optim.AdamW(self.disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
@@ -227,6 +229,7 @@ class Trainer:
         self.model.train()
         wav = self.sampler.batch(cfg.batch_size)
         pred, q = self.ddp(wav)
+        target = wav
         if self.model_cfg.griffin_lim_iters:
             # magnitude-only training; "complex" holds the spectral convergence here
             with torch.no_grad():
@@ -242,11 +245,11 @@ class Trainer:
         if gan:
             for group in self.opt_d.param_groups:
                 group["lr"] = lr_at(self.step, cfg)
-            d_loss = discriminator_loss(self.ddp_disc(wav), self.ddp_disc(pred.detach()))
+            d_loss = discriminator_loss(self.ddp_disc(target), self.ddp_disc(pred.detach()))
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
-            adv, fm = generator_losses(self.ddp_disc(wav), self.ddp_disc(pred))
+            adv, fm = generator_losses(self.ddp_disc(target), self.ddp_disc(pred))
             losses.update(disc=d_loss, adv=adv, fm=fm)
             total = total + cfg.adv_weight * adv + cfg.fm_weight * fm
         self.opt.zero_grad(set_to_none=True)

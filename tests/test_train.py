@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from nac import checkpoint
+from nac.discriminators import MagnitudeDiscriminator, MultiScaleSTFTDiscriminator
 from nac.train import TrainConfig, Trainer, load_config, lr_at
 from nac.model import CodecConfig
 from tests.conftest import TINY, tone
@@ -32,9 +33,12 @@ def small_cfg(**kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
-def test_gan_training_steps_update_discriminator(tmp_path, data_dir):
-    trainer = Trainer(CodecConfig(**TINY), small_cfg(gan_start_step=1), [str(data_dir)], tmp_path,
-                      dev=str(data_dir), progress=False)
+@pytest.mark.parametrize("griffin_lim_iters", [0, 2])  # waveform disc / magnitude disc
+def test_gan_training_steps_update_discriminator(tmp_path, data_dir, griffin_lim_iters):
+    trainer = Trainer(CodecConfig(**TINY, griffin_lim_iters=griffin_lim_iters), small_cfg(gan_start_step=1),
+                      [str(data_dir)], tmp_path, dev=str(data_dir), progress=False)
+    expected = MagnitudeDiscriminator if griffin_lim_iters else MultiScaleSTFTDiscriminator
+    assert isinstance(trainer.disc, expected)
     before = [p.detach().clone() for p in trainer.disc.parameters()]
     trainer.train()
     after = list(trainer.disc.parameters())
