@@ -19,11 +19,11 @@ class SpectrogramConvs(nn.Module):
 
     Returns the per-patch logits and every layer's activations (for feature matching)."""
 
-    def __init__(self, in_channels: int, channels: int = 32):
+    def __init__(self, in_channels: int, channels: int = 32, first_stride: int = 1):
         super().__init__()
         c = channels
         self.convs = nn.ModuleList([
-            weight_norm(nn.Conv2d(in_channels, c, (3, 9), padding=(1, 4))),
+            weight_norm(nn.Conv2d(in_channels, c, (3, 9), stride=(1, first_stride), padding=(1, 4))),
             weight_norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), dilation=(1, 1), padding=(1, 4))),
             weight_norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), dilation=(2, 1), padding=(2, 4))),
             weight_norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), dilation=(4, 1), padding=(4, 4))),
@@ -69,12 +69,15 @@ class MagnitudeDiscriminator(nn.Module):
     magnitudes are smeared in time and between harmonics (spectral convergence 0.56 at step
     10 000), which Griffin-Lim turns into a rough, noisy sound. The discriminator penalises
     exactly that smearing. Returns a one-element list, like `MultiScaleSTFTDiscriminator`.
+
+    Sized for the CPU: 32 channels at full frequency resolution cost 2.4 s per training step
+    (7x the generator); 16 channels and a first stride of 2 along frequency cut that ~8x.
     """
 
-    def __init__(self, channels: int = 32, floor: float = 1e-5):
+    def __init__(self, channels: int = 16, floor: float = 1e-5):
         super().__init__()
         self.floor = floor
-        self.net = SpectrogramConvs(1, channels)
+        self.net = SpectrogramConvs(1, channels, first_stride=2)
 
     def forward(self, mag: torch.Tensor) -> list[tuple[torch.Tensor, list[torch.Tensor]]]:
         x = torch.log(mag.clamp_min(self.floor))[:, None].transpose(2, 3)  # (B, 1, frames, bins)

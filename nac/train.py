@@ -87,10 +87,16 @@ def _build(cls, values: dict, path):
     return cls(**values)
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+def lr_at(step: int, cfg: OptimConfig, start: int = 0) -> float:
+    """Linear warm-up over the first `warmup_steps` after `start`, then cosine to `lr_min` at `steps`.
+
+    `start` is where a fresh optimiser began: 0, or the step of a warm start. Adam's first
+    updates are full-size (no second-moment history yet), so a warm-started model gets the
+    warm-up again instead of a jolt at the schedule's current learning rate.
+    """
+    if step < start + cfg.warmup_steps:
+        return lr_at(start + cfg.warmup_steps, cfg) * (step - start + 1) / cfg.warmup_steps
+    t = min(1.0, max(0, step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
     return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
 
 
@@ -121,6 +127,7 @@ class Trainer:
         self.opt_d = (torch.optim.AdamW(self.disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
                       if self.disc is not None else None)
         self.step = 0
+        self.start_step = 0  # where the current optimiser started (warm starts restart it)
         if (self.out / "latest.pt").exists() and not resume:
             raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume to continue it "
                                   "or choose another --out")
@@ -155,6 +162,7 @@ class Trainer:
             self.disc.load_state_dict(ckpt["disc"])
             self.opt_d.load_state_dict(ckpt["optimizer_d"])
         self.step = ckpt["step"]
+        self.start_step = ckpt.get("start_step", 0)
         if self.is_main:
             print(f"resumed from {latest} at step {self.step}")
 
@@ -174,7 +182,7 @@ class Trainer:
             state[prefix + "cluster_size"] = torch.ones(state[key].shape[:2])
             state[prefix + "initted"] = torch.tensor(True)
         self.model.load_state_dict(state)
-        self.step = int(ckpt.get("step") or 0)
+        self.step = self.start_step = int(ckpt.get("step") or 0)
         if self.is_main:
             print(f"warm start from {path} (step {self.step}, fresh optimiser)")
 
@@ -203,7 +211,7 @@ class Trainer:
             bar.update(1)
             if self.is_main and self.step % cfg.log_every == 0:
                 dead = (usage == 0).float().mean(1)
-                stats.update(step=self.step, lr=lr_at(self.step, cfg),
+                stats.update(step=self.step, lr=lr_at(self.step, cfg, self.start_step),
                              steps_per_s=(self.step - s0) / (time.time() - t0),
                              dead_max=dead.max().item(), dead_mean=dead.mean().item())
                 if self.step % cfg.eval_every == 0 and self.dev:
@@ -225,7 +233,7 @@ class Trainer:
     def train_step(self) -> tuple[dict, torch.Tensor]:
         cfg = self.cfg
         for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.step, cfg)
+            group["lr"] = lr_at(self.step, cfg, self.start_step)
         self.model.train()
         wav = self.sampler.batch(cfg.batch_size)
         pred, q = self.ddp(wav)
@@ -244,7 +252,7 @@ class Trainer:
         gan = self.disc is not None and self.step >= cfg.gan_start_step
         if gan:
             for group in self.opt_d.param_groups:
-                group["lr"] = lr_at(self.step, cfg)
+                group["lr"] = lr_at(self.step, cfg, self.start_step)
             d_loss = discriminator_loss(self.ddp_disc(target), self.ddp_disc(pred.detach()))
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -292,7 +300,7 @@ class Trainer:
 
     def save(self) -> None:
         payload = {"kind": "codec", "config": self.model_cfg.to_dict(), "train_config": asdict(self.cfg),
-                   "step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+                   "step": self.step, "start_step": self.start_step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
         if self.disc is not None:
             payload.update(disc=self.disc.state_dict(), optimizer_d=self.opt_d.state_dict())
         checkpoint.save(self.out / "latest.pt", payload)

@@ -69,6 +69,8 @@ def test_config_file_and_lr_schedule(tmp_path):
     assert model_cfg.latent_dim == 8 and cfg.steps == 100
     assert lr_at(0, cfg) < lr_at(9, cfg) == pytest.approx(cfg.lr)
     assert lr_at(100, cfg) == pytest.approx(cfg.lr_min)
+    # a warm start at step 40 warms up again to where the cosine stands
+    assert lr_at(40, cfg, start=40) < lr_at(45, cfg, start=40) < lr_at(50, cfg, start=40) == pytest.approx(lr_at(50, cfg))
     path.write_text(json.dumps({"train": {"stepz": 1}}))
     with pytest.raises(ValueError, match="stepz"):
         load_config(path)
