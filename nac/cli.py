@@ -181,16 +181,18 @@ def info(src: str, as_json: bool) -> None:
               help="Folder of audio (any format/rate); repeat for several corpora.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--dev", type=click.Path(exists=True), default=None, help="Dev folder for periodic evaluation.")
-@click.option("--steps", type=int, default=None, help="Override the config's step count.")
+@click.option("--steps", type=int, default=None, help="Override the config's step count (the schedule's length).")
+@click.option("--until", type=int, default=None,
+              help="Stop at this step and save; continue later with --resume (the schedule is unchanged).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/latest.pt (weights, optimiser, step).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Warm start from an exported model (e.g. nac/pretrained/nac-16k.pt): weights and step.")
 @friendly_errors
-def train(config, data, out, dev, steps, resume, init) -> None:
+def train(config, data, out, dev, steps, until, resume, init) -> None:
     """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP, gloo)."""
     from .train import run
 
-    run(config, list(data), out, dev=dev, steps=steps, resume=resume, init=init)
+    run(config, list(data), out, dev=dev, steps=steps, resume=resume, init=init, until=until)
 
 
 @cli.command("train-restore")

@@ -44,6 +44,7 @@ METRIC_FUNCS = {
     "dnsmos": lambda ref, deg, sr, content: metrics.dnsmos(deg, sr),
     "mel": lambda ref, deg, sr, content: metrics.mel_distance(ref, deg, sr),
     "lsd": lambda ref, deg, sr, content: metrics.lsd(ref, deg, sr),
+    "harmonic": lambda ref, deg, sr, content: metrics.harmonic_correlation(ref, deg, sr),
     "si_sdr": lambda ref, deg, sr, content: metrics.si_sdr(ref, deg, sr),
     "snr": lambda ref, deg, sr, content: metrics.snr(ref, deg, sr),
 }

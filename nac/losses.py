@@ -44,10 +44,18 @@ def waveform_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class MagnitudeLoss(nn.Module):
-    """Losses on a predicted STFT magnitude: log-mel L1, log-magnitude L1, spectral convergence."""
+    """Losses on a predicted STFT magnitude: log-mel L1, log-magnitude L1, spectral convergence,
+    and L1 of power-compressed magnitudes (|X|^0.3).
 
-    def __init__(self, sample_rate: int, n_fft: int, n_mels: int = 80):
+    The log terms weigh every bin alike, and most bins are quiet: a decoder that gets the spectral
+    envelope right and smears the harmonics between bins already scores well on them (session 2:
+    envelope correlation 0.975, harmonic fine-structure correlation 0.30). The compressed term
+    weighs bins by their loudness, so missing or misplaced harmonics cost what they cost the ear.
+    """
+
+    def __init__(self, sample_rate: int, n_fft: int, n_mels: int = 80, power: float = 0.3):
         super().__init__()
+        self.power = power
         self.register_buffer("mel", mel_filterbank(sample_rate, n_fft, n_mels), persistent=False)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -56,4 +64,5 @@ class MagnitudeLoss(nn.Module):
             "mel": F.l1_loss(torch.log(self.mel @ pred + 1e-5), torch.log(self.mel @ target + 1e-5)),
             "logmag": F.l1_loss(torch.log(pred), torch.log(target)),
             "complex": torch.linalg.norm(target - pred) / torch.linalg.norm(target).clamp_min(1e-7),
+            "compressed": F.l1_loss(pred.pow(self.power), target.pow(self.power)),
         }

@@ -83,6 +83,33 @@ def lsd(ref, deg, sr: int, n_fft: int = 2048) -> float:
     return float(np.mean(np.sqrt(np.mean((pr - pd) ** 2, axis=-1))))
 
 
+def harmonic_correlation(ref, deg, sr: int, n_fft: int = 1024, band_hz=(80.0, 2000.0)) -> float:
+    """How well the harmonic fine structure (pitch) survives: 1 = identical, 0 = none of it.
+
+    Per loud frame of `ref` (top 40 % by energy), the Pearson correlation between the two
+    log spectra in `band_hz` after removing their envelopes (a ~250 Hz moving average along
+    frequency); the median over frames. Envelope-only reconstructions score ~0.3 here while
+    mel distance barely sees the difference.
+    """
+    ref, deg = align(ref, deg, sr)
+    lr = np.log(_power_spec(ref, n_fft, n_fft // 4) + 1e-8)
+    ld = np.log(_power_spec(deg, n_fft, n_fft // 4) + 1e-8)
+    lo, hi = (int(f * n_fft / sr) for f in band_hz)
+    width = max(3, int(250 * n_fft / sr) | 1)
+    kernel = np.ones(width) / width
+
+    def fine(spec: np.ndarray) -> np.ndarray:
+        envelope = np.apply_along_axis(lambda row: np.convolve(row, kernel, mode="same"), 1, spec)
+        return (spec - envelope)[:, lo:hi]
+
+    loud = lr.sum(1) >= np.percentile(lr.sum(1), 60)
+    fr, fd = fine(lr[loud]), fine(ld[loud])
+    fr = fr - fr.mean(1, keepdims=True)
+    fd = fd - fd.mean(1, keepdims=True)
+    corr = (fr * fd).sum(1) / np.sqrt((fr ** 2).sum(1) * (fd ** 2).sum(1) + EPS)
+    return float(np.median(corr))
+
+
 def pesq_wb(ref, deg, sr: int) -> float | None:
     """Wide-band PESQ (ITU-T P.862.2) at 16 kHz, 1.0-4.64; None if `pesq` is missing or it fails."""
     try:

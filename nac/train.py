@@ -44,6 +44,7 @@ class OptimConfig:
     logmag_weight: float = 1.0
     complex_weight: float = 2.0
     wave_weight: float = 5.0
+    compressed_weight: float = 0.0  # |X|^0.3 magnitude L1 (Griffin-Lim decoder only)
     seed: int = 0
     log_every: int = 50
     ckpt_every: int = 500
@@ -194,14 +195,16 @@ class Trainer:
         return [torch.from_numpy(c[: 4 * self.model_cfg.sample_rate]) for c in clips]
 
     # --- loop ------------------------------------------------------------------------------
-    def train(self) -> None:
+    def train(self, until: int | None = None) -> None:
+        """Train to `cfg.steps`, or stop early at step `until` (a session's share of the schedule)."""
         cfg = self.cfg
+        stop = min(cfg.steps, until) if until is not None else cfg.steps
         log_path = self.out / "metrics.csv"
         writer, log_file = None, None
         usage = torch.zeros(self.model_cfg.n_q, self.model_cfg.codebook_size)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc="train")
         t0, s0 = time.time(), self.step
-        while self.step < cfg.steps:
+        while self.step < stop:
             stats, codes = self.train_step()
             for level in range(codes.shape[1]):
                 c = codes[:, level].reshape(-1)
@@ -222,7 +225,7 @@ class Trainer:
                 log_file.flush()
                 bar.set_postfix(mel=f"{stats['mel']:.3f}", dead=f"{stats['dead_max']:.2f}")
                 usage.zero_()
-            if self.is_main and (self.step % cfg.ckpt_every == 0 or self.step == cfg.steps):
+            if self.is_main and (self.step % cfg.ckpt_every == 0 or self.step == stop):
                 self.save()
         bar.close()
         if log_file:
@@ -244,7 +247,7 @@ class Trainer:
                 target = self.model.decoder.head.stft(self.model._pad(wav)).abs()
             losses = self.mag_loss(pred, target)
             total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
-                     + cfg.complex_weight * losses["complex"])
+                     + cfg.complex_weight * losses["complex"] + cfg.compressed_weight * losses["compressed"])
         else:
             total, losses = reconstruction_loss(self.loss_fn, pred, wav, cfg)
         losses["commit"] = q.commit_loss
@@ -269,31 +272,28 @@ class Trainer:
         return stats, q.codes.detach()
 
     def _append_dev(self, result: dict) -> None:
-        path = self.out / "dev.csv"
         row = {"step": self.step, **result}
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
+        writer, f = _csv_appender(self.out / "dev.csv", list(row))
+        with f:
             writer.writerow(row)
         print(f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
 
     @torch.no_grad()
     def evaluate(self, kbps: float = 6.0) -> dict:
-        """Dev log-mel distance (and PESQ if installed) at `kbps`."""
-        from .metrics import mel_distance, pesq_wb
+        """Dev log-mel distance, harmonic correlation (and PESQ if installed) at `kbps`."""
+        from .metrics import harmonic_correlation, mel_distance, pesq_wb
 
         self.model.eval()
-        mel, pesq_scores = [], []
+        mel, harmonic, pesq_scores = [], [], []
         for clip in self.dev:
             rec = self.model.decode(self.model.encode(clip, kbps))[0, : len(clip)]
             ref, deg = clip.numpy(), rec.numpy()
             mel.append(mel_distance(ref, deg, self.model_cfg.sample_rate))
+            harmonic.append(harmonic_correlation(ref, deg, self.model_cfg.sample_rate))
             score = pesq_wb(ref, deg, self.model_cfg.sample_rate)
             if score is not None:
                 pesq_scores.append(score)
-        out = {"dev_mel": float(np.mean(mel))}
+        out = {"dev_mel": float(np.mean(mel)), "dev_harmonic": float(np.mean(harmonic))}
         if pesq_scores:
             out["dev_pesq"] = float(np.mean(pesq_scores))
         return out
@@ -307,15 +307,26 @@ class Trainer:
 
 
 def _csv_appender(path: Path, fields: list[str]):
-    """Append rows to a CSV; a resumed run keeps the file's own columns (missing ones stay empty)."""
+    """Append rows to a CSV. A resumed run keeps the file's rows; columns it did not have yet (a
+    loss term switched on in a later stage) are added to the header, earlier rows leave them empty."""
+    columns = list(fields)
     if path.exists() and path.stat().st_size:
         with open(path, newline="") as f:
-            fields = next(csv.reader(f))
-        log_file = open(path, "a", newline="")
-        return csv.DictWriter(log_file, fieldnames=fields, extrasaction="ignore", restval=""), log_file
+            reader = csv.DictReader(f)
+            old_columns, rows = list(reader.fieldnames or []), list(reader)
+        columns = old_columns + [c for c in fields if c not in old_columns]
+        if columns != old_columns:
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns, restval="")
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(tmp, path)
+    new = not (path.exists() and path.stat().st_size)
     log_file = open(path, "a", newline="")
-    writer = csv.DictWriter(log_file, fieldnames=fields, extrasaction="ignore", restval="")
-    writer.writeheader()
+    writer = csv.DictWriter(log_file, fieldnames=columns, extrasaction="ignore", restval="")
+    if new:
+        writer.writeheader()
     return writer, log_file
 
 
@@ -327,9 +338,10 @@ def _init_distributed() -> tuple[int, int]:
 
 
 def run(config: str | None, data: list[str], out: str, dev: str | None = None,
-        steps: int | None = None, resume: bool = True, init: str | None = None) -> Path:
+        steps: int | None = None, resume: bool = True, init: str | None = None,
+        until: int | None = None) -> Path:
     model_cfg, cfg = load_config(config)
     if steps is not None:
         cfg.steps = steps
-    Trainer(model_cfg, cfg, data, out, dev=dev, resume=resume, init=init).train()
+    Trainer(model_cfg, cfg, data, out, dev=dev, resume=resume, init=init).train(until)
     return Path(out) / "latest.pt"

@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Plot a training run's metrics.csv (losses, dev metrics, dead codes) to a PNG."""
+"""Plot training metrics (losses, dev metrics, dead codes) of one run or of consecutive stages.
+
+    python scripts/plot_training.py OUT.png runs/nac-16k runs/nac-16k-b runs/nac-16k-c [--mark 3750]
+
+Each source is a run folder (metrics.csv + dev.csv) or a metrics.csv; stages are concatenated and
+a dotted line marks where each later stage (a warm start) and each --mark step begins.
+"""
+import argparse
 import csv
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -10,18 +16,31 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main(src: str, dst: str, *marks: str) -> None:
-    """Plot; `marks` are steps to draw a dotted line at (e.g. a change of recipe)."""
-    marks = [int(m) for m in marks]
-    rows = list(csv.DictReader(open(src)))
+def read_stages(sources: list[str]) -> tuple[list[dict], list[dict], list[int]]:
+    """(metric rows, dev rows, first step of every stage after the first)."""
+    rows, dev, starts = [], [], []
+    for i, src in enumerate(sources):
+        path = Path(src) / "metrics.csv" if Path(src).is_dir() else Path(src)
+        stage = list(csv.DictReader(open(path)))
+        if i and stage:
+            starts.append(int(stage[0]["step"]) - 50)
+        rows += stage
+        dev_path = path.with_name(path.name.replace("metrics", "dev"))
+        if dev_path.exists():
+            dev += list(csv.DictReader(open(dev_path)))
+    return rows, dev, starts
+
+
+def main(dst: str, sources: list[str], marks: list[int]) -> None:
+    rows, dev_rows, starts = read_stages(sources)
+    marks = sorted(set(marks) | set(starts))
     step = [int(r["step"]) for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for key in ("mel", "logmag", "total"):
         axes[0].plot(step, [float(r[key]) if r[key] else float("nan") for r in rows], label=key)
     axes[0].set_yscale("log")
     axes[0].set_title("training losses")
-    dev_path = Path(src).with_name(Path(src).name.replace("metrics", "dev"))
-    dev = [(int(r["step"]), r) for r in csv.DictReader(open(dev_path))] if dev_path.exists() else []
+    dev = [(int(r["step"]), r) for r in dev_rows]
     if dev:
         axes[1].plot([s for s, _ in dev], [float(r["dev_mel"]) for _, r in dev], "o-", label="dev mel distance ↓")
         if dev[0][1].get("dev_pesq"):
@@ -45,4 +64,9 @@ def main(src: str, dst: str, *marks: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dst")
+    parser.add_argument("sources", nargs="+")
+    parser.add_argument("--mark", type=int, action="append", default=[], help="step of a recipe change")
+    args = parser.parse_args()
+    main(args.dst, args.sources, args.mark)

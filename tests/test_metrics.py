@@ -27,6 +27,25 @@ def test_identity_gives_best_values(speech):
     assert metrics.stoi(x, x, sr) > 0.999
 
 
+def test_harmonic_correlation_sees_pitch_not_envelope(speech):
+    x, sr = speech
+    assert metrics.harmonic_correlation(x, x, sr) == pytest.approx(1.0)
+    # same envelope, no harmonics: the speech's spectrum imposed on noise (random phase per frame)
+    rng = np.random.default_rng(0)
+    n_fft, hop = 512, 128
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
+    smooth = np.apply_along_axis(lambda r: np.convolve(r, np.ones(9) / 9, "same"), 1,
+                                 np.abs(np.fft.rfft(frames, axis=1)))
+    noisy = np.fft.irfft(smooth * np.exp(2j * np.pi * rng.random(smooth.shape)), n_fft, axis=1)
+    y = np.zeros(len(x))
+    for i, frame in enumerate(noisy):
+        y[i * hop:i * hop + n_fft] += frame * np.hanning(n_fft)
+    assert metrics.harmonic_correlation(x, y, sr) < 0.3
+    noise = rng.standard_normal(len(x))
+    at_40db, at_20db = (metrics.harmonic_correlation(x, x + a * noise, sr) for a in (0.001, 0.01))
+    assert at_40db > 0.9 and at_40db > at_20db > 0.3
+
+
 @pytest.mark.parametrize("target_db", [0.0, 10.0, 25.0])
 def test_white_noise_at_known_snr(target_db):
     rng = np.random.default_rng(1)

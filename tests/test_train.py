@@ -13,7 +13,7 @@ import torch
 
 from nac import checkpoint
 from nac.discriminators import MagnitudeDiscriminator, MultiScaleSTFTDiscriminator
-from nac.train import TrainConfig, Trainer, load_config, lr_at
+from nac.train import TrainConfig, Trainer, _csv_appender, load_config, lr_at
 from nac.model import CodecConfig
 from tests.conftest import TINY, tone
 
@@ -53,7 +53,7 @@ def test_gan_training_steps_update_discriminator(tmp_path, data_dir, griffin_lim
 
 
 def test_resume_continues_from_checkpoint(tmp_path, data_dir):
-    Trainer(CodecConfig(**TINY), small_cfg(steps=2), [str(data_dir)], tmp_path, progress=False).train()
+    Trainer(CodecConfig(**TINY), small_cfg(steps=4), [str(data_dir)], tmp_path, progress=False).train(until=2)
     assert checkpoint.load(tmp_path / "latest.pt")["step"] == 2
     trainer = Trainer(CodecConfig(**TINY), small_cfg(steps=4), [str(data_dir)], tmp_path, progress=False)
     assert trainer.step == 2
@@ -127,3 +127,25 @@ def test_warm_start_from_exported_model(tmp_path, data_dir):
     assert torch.equal(level0, shipped["model"]["quantizer.rvq.layers.0._codebook.embed"].float()[0])
     trainer.train()
     assert checkpoint.load(tmp_path / "b" / "latest.pt")["step"] == 4
+
+
+def test_csv_log_gains_columns_of_a_later_stage(tmp_path):
+    path = tmp_path / "metrics.csv"
+    writer, f = _csv_appender(path, ["step", "mel"])
+    with f:
+        writer.writerow({"step": 1, "mel": 0.5})
+    writer, f = _csv_appender(path, ["step", "mel", "compressed"])
+    with f:
+        writer.writerow({"step": 2, "mel": 0.4, "compressed": 0.1})
+    rows = list(csv.DictReader(open(path)))
+    assert rows == [{"step": "1", "mel": "0.5", "compressed": ""}, {"step": "2", "mel": "0.4", "compressed": "0.1"}]
+
+
+def test_compressed_magnitude_loss_is_trained(tmp_path, data_dir):
+    trainer = Trainer(CodecConfig(**TINY, griffin_lim_iters=2), small_cfg(compressed_weight=20.0),
+                      [str(data_dir)], tmp_path, dev=str(data_dir), progress=False)
+    trainer.train()
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    assert float(rows[-1]["compressed"]) > 0
+    dev = list(csv.DictReader(open(tmp_path / "dev.csv")))
+    assert -1 <= float(dev[-1]["dev_harmonic"]) <= 1
