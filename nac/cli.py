@@ -229,7 +229,7 @@ def export(checkpoint_path: str, dst: str, name: str) -> None:
 @click.option("--report", type=click.Path(dir_okay=False), default="eval/report.md", show_default=True,
               help="Markdown report path; the CSV and PNGs go beside it.")
 @click.option("--metrics", "metric_names", default=None,
-              help="Comma-separated subset of pesq,stoi,visqol,dnsmos,mel,lsd,si_sdr,snr.")
+              help="Comma-separated subset of pesq,stoi,visqol,mel,lsd,si_sdr,snr (default) and dnsmos,harmonic (opt-in).")
 @click.option("--limit", type=int, default=None, help="Use only the first N files (sorted).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel workers.")
 @click.option("--no-cache", is_flag=True, help="Recompute everything.")

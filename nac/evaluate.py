@@ -24,11 +24,13 @@ from .audio import read_audio, resample
 from .data import list_audio
 
 METRICS_VERSION = 1
-SPEECH_METRICS = ("pesq", "stoi", "visqol", "dnsmos", "mel", "lsd", "si_sdr", "snr")
+SPEECH_METRICS = ("pesq", "stoi", "visqol", "dnsmos", "mel", "lsd", "si_sdr", "snr", "harmonic")
 MUSIC_METRICS = ("visqol", "mel", "lsd", "si_sdr", "snr")
-OPT_IN = {"dnsmos"}  # slow (two ONNX nets); computed only when asked for with --metrics
+# computed only when asked for with --metrics: dnsmos is slow (two ONNX nets); harmonic is a
+# diagnostic for codec development (see metrics.harmonic_correlation)
+OPT_IN = {"dnsmos", "harmonic"}
 HIGHER_IS_BETTER = {"pesq": True, "stoi": True, "visqol": True, "dnsmos": True, "mel": False, "lsd": False,
-                    "si_sdr": True, "snr": True}
+                    "si_sdr": True, "snr": True, "harmonic": True}
 
 
 def content_of(rel: str) -> str:
