@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 DEV=${DEV:-../shared/data/dev}
 python scripts/bench_codec.py --dev "$DEV" --out reports/codec.md --jobs 2
 python scripts/bench_restore.py --dev "$DEV" --out reports/restore.md --jobs 2
-python scripts/plot_training.py reports/training_curves.png reports/training_metrics.csv --mark 1000 --mark 3750 --mark 7000 --mark 10000
+python scripts/plot_training.py reports/training_curves.png reports/training_metrics.csv --mark 1000 --mark 3750 --mark 7000 --mark 10000 --mark 12250

@@ -16,10 +16,11 @@ nac export "$RUN/latest.pt" "$RUN/stage1.pt" --name nac-16k
 # stage 2: warm start (fresh optimiser) to 10000 steps, as a later session continues a shipped model
 nac train --config $BASE "${DATA_ARGS[@]}" --out "$RUN-b" --init "$RUN/stage1.pt" --steps 10000 --resume
 nac export "$RUN-b/latest.pt" "$RUN-b/stage2.pt" --name nac-16k
-# stage 3 (session 2): warm start again (lr warms up again to ~6e-4 over 300 steps) ...
+# stage 3 (session 2): warm start again (lr warms up again to 7e-4 over 300 steps) ...
 nac train --config $BASE "${DATA_ARGS[@]}" --out "$RUN-c" --init "$RUN-b/stage2.pt" --steps 26000 --until 12250 --resume
 # ... then, from step 12250, add the compressed-magnitude loss; cosine to 1e-4 at step 24000
-nac train --config configs/nac-16k-compressed.json "${DATA_ARGS[@]}" --out "$RUN-c" --resume
+# (session 2 stopped at 23000 for time, where the learning rate is already 1.04e-4)
+nac train --config configs/nac-16k-compressed.json "${DATA_ARGS[@]}" --out "$RUN-c" --until 23000 --resume
 python scripts/plot_training.py reports/training_curves.png "$RUN" "$RUN-b" "$RUN-c"
 nac export "$RUN-c/latest.pt" nac/pretrained/nac-16k.pt --name nac-16k
 python scripts/register_model.py nac-16k
