@@ -182,7 +182,7 @@ def info(src: str, as_json: bool) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--dev", type=click.Path(exists=True), default=None, help="Dev folder for periodic evaluation.")
 @click.option("--steps", type=int, default=None, help="Override the config's step count (the schedule's length).")
-@click.option("--until", type=int, default=None,
+@click.option("--until", type=click.IntRange(min=1), default=None,
               help="Stop at this step and save; continue later with --resume (the schedule is unchanged).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/latest.pt (weights, optimiser, step).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,

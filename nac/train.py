@@ -21,6 +21,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from . import checkpoint
+from .audio import atomic_output
 from .data import CropSampler, load_corpus, list_audio
 from .discriminators import (MagnitudeDiscriminator, MultiScaleSTFTDiscriminator, discriminator_loss,
                              generator_losses)
@@ -69,6 +70,16 @@ def reconstruction_loss(loss_fn: MultiResolutionSTFTLoss, pred: torch.Tensor, ta
     losses["wave"] = waveform_l1(pred, target)
     total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
              + cfg.complex_weight * losses["complex"] + cfg.wave_weight * losses["wave"])
+    return total, losses
+
+
+def magnitude_loss(loss_fn: MagnitudeLoss, pred: torch.Tensor, target: torch.Tensor,
+                   cfg: OptimConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted sum for the Griffin-Lim decoder, trained on STFT magnitudes only (`pred`, `target`):
+    log-mel, log-magnitude, spectral convergence (logged as "complex") and compressed magnitude."""
+    losses = loss_fn(pred, target)
+    total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
+             + cfg.complex_weight * losses["complex"] + cfg.compressed_weight * losses["compressed"])
     return total, losses
 
 
@@ -242,12 +253,9 @@ class Trainer:
         pred, q = self.ddp(wav)
         target = wav
         if self.model_cfg.griffin_lim_iters:
-            # magnitude-only training; "complex" holds the spectral convergence here
             with torch.no_grad():
                 target = self.model.decoder.head.stft(self.model._pad(wav)).abs()
-            losses = self.mag_loss(pred, target)
-            total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
-                     + cfg.complex_weight * losses["complex"] + cfg.compressed_weight * losses["compressed"])
+            total, losses = magnitude_loss(self.mag_loss, pred, target, cfg)
         else:
             total, losses = reconstruction_loss(self.loss_fn, pred, wav, cfg)
         losses["commit"] = q.commit_loss
@@ -316,12 +324,10 @@ def _csv_appender(path: Path, fields: list[str]):
             old_columns, rows = list(reader.fieldnames or []), list(reader)
         columns = old_columns + [c for c in fields if c not in old_columns]
         if columns != old_columns:
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "w", newline="") as f:
+            with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=columns, restval="")
                 writer.writeheader()
                 writer.writerows(rows)
-            os.replace(tmp, path)
     new = not (path.exists() and path.stat().st_size)
     log_file = open(path, "a", newline="")
     writer = csv.DictWriter(log_file, fieldnames=columns, extrasaction="ignore", restval="")

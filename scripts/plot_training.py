@@ -22,8 +22,8 @@ def read_stages(sources: list[str]) -> tuple[list[dict], list[dict], list[int]]:
     for i, src in enumerate(sources):
         path = Path(src) / "metrics.csv" if Path(src).is_dir() else Path(src)
         stage = list(csv.DictReader(open(path)))
-        if i and stage:
-            starts.append(int(stage[0]["step"]) - 50)
+        if i and stage and rows:
+            starts.append(int(rows[-1]["step"]))  # a later stage starts where the previous one stopped
         rows += stage
         dev_path = path.with_name(path.name.replace("metrics", "dev"))
         if dev_path.exists():

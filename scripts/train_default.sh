@@ -2,7 +2,7 @@
 # Reproduce the shipped nac-16k codec from ../shared/data (see reports/training.md).
 #   bash scripts/train_default.sh        # train (or continue), export, register the sha256
 # On this 2-core machine: ~2.7 steps/s; stage 1 (7000 steps) ~45 min, stage 2 (to 10000) ~18 min,
-# stage 3 (to 24000) ~90 min, plus ~1.5 min of data loading per stage. Every stage resumes
+# stage 3 (to 23000) ~90 min, plus ~1.5 min of data loading per stage. Every stage resumes
 # (--resume) if a session ends in the middle of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
