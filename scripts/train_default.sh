@@ -2,7 +2,7 @@
 # Reproduce the shipped nac-16k codec from ../shared/data (see reports/training.md).
 #   bash scripts/train_default.sh        # train (or continue), export, register the sha256
 # On this 2-core machine: ~2.7 steps/s; stage 1 (7000 steps) ~45 min, stage 2 (to 10000) ~18 min,
-# stage 3 (to 23000) ~90 min, plus ~1.5 min of data loading per stage. Every stage resumes
+# stage 3 (to 23000) ~90 min, stage 4 (to 41000) ~2 h, plus ~1.5 min of data loading per stage. Every stage resumes
 # (--resume) if a session ends in the middle of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,10 @@ nac train --config $BASE "${DATA_ARGS[@]}" --out "$RUN-c" --init "$RUN-b/stage2.
 # ... then, from step 12250, add the compressed-magnitude loss; cosine to 1e-4 at step 24000
 # (session 2 stopped at 23000 for time, where the learning rate is already 1.04e-4)
 nac train --config configs/nac-16k-compressed.json "${DATA_ARGS[@]}" --out "$RUN-c" --until 23000 --resume
-python scripts/plot_training.py reports/training_curves.png "$RUN" "$RUN-b" "$RUN-c"
-nac export "$RUN-c/latest.pt" nac/pretrained/nac-16k.pt --name nac-16k
+nac export "$RUN-c/latest.pt" "$RUN-c/stage3.pt" --name nac-16k
+# stage 4 (session 3): warm start from stage 3 (new 300-step warm-up to 4.6e-4, where the cosine
+# of a 41000-step schedule stands), same losses, cosine to 1e-4 at step 41000
+nac train --config configs/nac-16k-compressed.json "${DATA_ARGS[@]}" --out "$RUN-d" --init "$RUN-c/stage3.pt" --steps 41000 --resume
+python scripts/plot_training.py reports/training_curves.png "$RUN" "$RUN-b" "$RUN-c" "$RUN-d"
+nac export "$RUN-d/latest.pt" nac/pretrained/nac-16k.pt --name nac-16k
 python scripts/register_model.py nac-16k
