@@ -92,8 +92,15 @@ def harmonic_correlation(ref, deg, sr: int, n_fft: int = 1024, band_hz=(80.0, 20
     mel distance barely sees the difference.
     """
     ref, deg = align(ref, deg, sr)
-    lr = np.log(_power_spec(ref, n_fft, n_fft // 4) + 1e-8)
-    ld = np.log(_power_spec(deg, n_fft, n_fft // 4) + 1e-8)
+    return fine_structure_correlation(_power_spec(ref, n_fft, n_fft // 4), _power_spec(deg, n_fft, n_fft // 4),
+                                      sr, n_fft, band_hz)
+
+
+def fine_structure_correlation(ref_power: np.ndarray, deg_power: np.ndarray, sr: int, n_fft: int,
+                               band_hz=(80.0, 2000.0)) -> float:
+    """`harmonic_correlation` on two aligned (frames, n_fft // 2 + 1) power spectrograms, so that
+    a spectrum that never became a waveform (a decoder's predicted magnitude) can be scored."""
+    lr, ld = np.log(ref_power + 1e-8), np.log(deg_power + 1e-8)
     lo, hi = (int(f * n_fft / sr) for f in band_hz)
     width = max(3, int(250 * n_fft / sr) | 1)
     kernel = np.ones(width) / width
