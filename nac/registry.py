@@ -25,7 +25,7 @@ REGISTRY: dict[str, ModelCard] = {
     card.name: card
     for card in [
         ModelCard("nac-16k", "codec", "nac-16k.pt",
-                  "ca9c635820525d1a1b95bf8df04daa2a06ed532fabf08f9bfb3e0ad63f9ec3ae",
+                  "ff10a6dce6d1a55592e36fca18d6625c2de1f342d4141c9497daba0629d21fd7",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("restore-speech-16k", "restore", "restore-speech-16k.pt",
                   "38211f2301b1c5be8de09950ea937ae061c5320bc8dec94979a551ae31f44d90",
