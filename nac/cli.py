@@ -187,12 +187,14 @@ def info(src: str, as_json: bool) -> None:
 @click.option("--resume", is_flag=True, help="Continue from OUT/latest.pt (weights, optimiser, step).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Warm start from an exported model (e.g. nac/pretrained/nac-16k.pt): weights and step.")
+@click.option("--device", default=None,
+              help="cpu, cuda, cuda:N or auto (the config's default: the GPU when there is one).")
 @friendly_errors
-def train(config, data, out, dev, steps, until, resume, init) -> None:
-    """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP, gloo)."""
+def train(config, data, out, dev, steps, until, resume, init, device) -> None:
+    """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP: nccl on GPUs, gloo on CPUs)."""
     from .train import run
 
-    run(config, list(data), out, dev=dev, steps=steps, resume=resume, init=init, until=until)
+    run(config, list(data), out, dev=dev, steps=steps, resume=resume, init=init, until=until, device=device)
 
 
 @cli.command("train-restore")

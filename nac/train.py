@@ -61,6 +61,7 @@ class TrainConfig(OptimConfig):
     data_weights: list[float] = field(default_factory=list)  # one per --data folder; default equal
     eval_every: int = 1000
     dev_files: int = 16
+    device: str = "auto"  # "cpu", "cuda", "cuda:1", ...; auto: the GPU when torch sees one
 
 
 def reconstruction_loss(loss_fn: MultiResolutionSTFTLoss, pred: torch.Tensor, target: torch.Tensor,
@@ -81,6 +82,20 @@ def magnitude_loss(loss_fn: MagnitudeLoss, pred: torch.Tensor, target: torch.Ten
     total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
              + cfg.complex_weight * losses["complex"] + cfg.compressed_weight * losses["compressed"])
     return total, losses
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The training device: "auto" takes CUDA when available; under torchrun each process takes
+    the GPU of its local rank."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: this torch build or machine has no CUDA")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device
 
 
 def load_config(path: str | os.PathLike | None) -> tuple[CodecConfig, TrainConfig]:
@@ -116,7 +131,8 @@ class Trainer:
     def __init__(self, model_cfg: CodecConfig, cfg: TrainConfig, data: list[str], out: str | Path,
                  dev: str | None = None, progress: bool = True, resume: bool = True,
                  init: str | None = None):
-        self.rank, self.world = _init_distributed()
+        self.device = resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+        self.rank, self.world = _init_distributed(self.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.model_cfg, self.cfg, self.out = model_cfg, cfg, Path(out)
@@ -127,13 +143,15 @@ class Trainer:
         random.seed(seed)
         self.out.mkdir(parents=True, exist_ok=True)
 
-        self.model = NacCodec(model_cfg)
-        self.loss_fn = MultiResolutionSTFTLoss(model_cfg.sample_rate)
-        self.mag_loss = MagnitudeLoss(model_cfg.sample_rate, model_cfg.n_fft)
+        # modules move before the optimisers exist, so optimiser state (and a resumed one) lives there too
+        self.model = NacCodec(model_cfg).to(self.device)
+        self.loss_fn = MultiResolutionSTFTLoss(model_cfg.sample_rate).to(self.device)
+        self.mag_loss = MagnitudeLoss(model_cfg.sample_rate, model_cfg.n_fft).to(self.device)
         self.disc = None
         if cfg.gan_start_step is not None:
             # the Griffin-Lim decoder trains on magnitudes, so its discriminator judges magnitudes
-            self.disc = MagnitudeDiscriminator() if model_cfg.griffin_lim_iters else MultiScaleSTFTDiscriminator()
+            disc = MagnitudeDiscriminator() if model_cfg.griffin_lim_iters else MultiScaleSTFTDiscriminator()
+            self.disc = disc.to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(0.8, 0.99),
                                      weight_decay=cfg.weight_decay)
         self.opt_d = (torch.optim.AdamW(self.disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
@@ -161,7 +179,8 @@ class Trainer:
     def _wrap(self, module):
         if self.world == 1:
             return module
-        return torch.nn.parallel.DistributedDataParallel(module, broadcast_buffers=False)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
 
     def _resume(self) -> None:
         latest = self.out / "latest.pt"
@@ -217,6 +236,7 @@ class Trainer:
         t0, s0 = time.time(), self.step
         while self.step < stop:
             stats, codes = self.train_step()
+            codes = codes.cpu()
             for level in range(codes.shape[1]):
                 c = codes[:, level].reshape(-1)
                 c = c[c >= 0]
@@ -249,7 +269,7 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, cfg, self.start_step)
         self.model.train()
-        wav = self.sampler.batch(cfg.batch_size)
+        wav = self.sampler.batch(cfg.batch_size).to(self.device, non_blocking=True)
         pred, q = self.ddp(wav)
         target = wav
         if self.model_cfg.griffin_lim_iters:
@@ -294,8 +314,8 @@ class Trainer:
         self.model.eval()
         mel, harmonic, pesq_scores = [], [], []
         for clip in self.dev:
-            rec = self.model.decode(self.model.encode(clip, kbps))[0, : len(clip)]
-            ref, deg = clip.numpy(), rec.numpy()
+            rec = self.model.decode(self.model.encode(clip.to(self.device), kbps))[0, : len(clip)]
+            ref, deg = clip.numpy(), rec.float().cpu().numpy()
             mel.append(mel_distance(ref, deg, self.model_cfg.sample_rate))
             harmonic.append(harmonic_correlation(ref, deg, self.model_cfg.sample_rate))
             score = pesq_wb(ref, deg, self.model_cfg.sample_rate)
@@ -336,18 +356,22 @@ def _csv_appender(path: Path, fields: list[str]):
     return writer, log_file
 
 
-def _init_distributed() -> tuple[int, int]:
+def _init_distributed(device: torch.device) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
 def run(config: str | None, data: list[str], out: str, dev: str | None = None,
         steps: int | None = None, resume: bool = True, init: str | None = None,
-        until: int | None = None) -> Path:
+        until: int | None = None, device: str | None = None) -> Path:
     model_cfg, cfg = load_config(config)
     if steps is not None:
         cfg.steps = steps
+    if device is not None:
+        cfg.device = device
     Trainer(model_cfg, cfg, data, out, dev=dev, resume=resume, init=init).train(until)
     return Path(out) / "latest.pt"

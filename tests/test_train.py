@@ -13,7 +13,7 @@ import torch
 
 from nac import checkpoint
 from nac.discriminators import MagnitudeDiscriminator, MultiScaleSTFTDiscriminator
-from nac.train import TrainConfig, Trainer, _csv_appender, load_config, lr_at
+from nac.train import TrainConfig, Trainer, _csv_appender, load_config, lr_at, resolve_device
 from nac.model import CodecConfig
 from tests.conftest import TINY, tone
 
@@ -149,3 +149,16 @@ def test_compressed_magnitude_loss_is_trained(tmp_path, data_dir):
     assert float(rows[-1]["compressed"]) > 0
     dev = list(csv.DictReader(open(tmp_path / "dev.csv")))
     assert -1 <= float(dev[-1]["dev_harmonic"]) <= 1
+
+
+def test_device_resolution_and_a_step_on_the_chosen_device(tmp_path, data_dir, monkeypatch):
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA"):
+        resolve_device("cuda")
+    trainer = Trainer(CodecConfig(**TINY), small_cfg(steps=2, device="auto"), [str(data_dir)],
+                      tmp_path / "run", progress=False)
+    trainer.train()
+    assert all(p.device.type == "cpu" for p in trainer.model.parameters())
+    assert checkpoint.load(tmp_path / "run" / "latest.pt")["train_config"]["device"] == "auto"
