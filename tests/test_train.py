@@ -103,6 +103,7 @@ def test_two_process_ddp_keeps_codebooks_in_sync(tmp_path, data_dir):
         "    assert torch.allclose(gathered[0], gathered[1]), 'codebooks diverged'\n"
         "    assert torch.allclose(ws[0], ws[1]), 'weights diverged'\n"
         "    print('DDP-OK')\n"
+        "dist.barrier()  # neither rank tears gloo down while the other still uses it\n"
         "dist.destroy_process_group()\n")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.getcwd())
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
