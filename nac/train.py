@@ -89,7 +89,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     the GPU of its local rank."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device {name!r}: expected cpu, cuda, cuda:N or auto") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {name!r}: this torch build or machine has no CUDA")
@@ -236,7 +239,6 @@ class Trainer:
         t0, s0 = time.time(), self.step
         while self.step < stop:
             stats, codes = self.train_step()
-            codes = codes.cpu()
             for level in range(codes.shape[1]):
                 c = codes[:, level].reshape(-1)
                 c = c[c >= 0]
@@ -297,7 +299,7 @@ class Trainer:
         self.opt.step()
         stats = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
         stats["total"] = float(total.detach())
-        return stats, q.codes.detach()
+        return stats, q.codes.detach().cpu()  # for the codebook-usage counts, kept on the CPU
 
     def _append_dev(self, result: dict) -> None:
         row = {"step": self.step, **result}
@@ -315,7 +317,7 @@ class Trainer:
         mel, harmonic, pesq_scores = [], [], []
         for clip in self.dev:
             rec = self.model.decode(self.model.encode(clip.to(self.device), kbps))[0, : len(clip)]
-            ref, deg = clip.numpy(), rec.float().cpu().numpy()
+            ref, deg = clip.numpy(), rec.cpu().numpy()
             mel.append(mel_distance(ref, deg, self.model_cfg.sample_rate))
             harmonic.append(harmonic_correlation(ref, deg, self.model_cfg.sample_rate))
             score = pesq_wb(ref, deg, self.model_cfg.sample_rate)

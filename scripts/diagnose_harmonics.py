@@ -30,23 +30,23 @@ def power(spec: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def diagnose(model, wav: torch.Tensor, kbps: float) -> dict[str, float]:
-    head, sr = model.decoder.head, model.sample_rate
+    decoder, head = model.decoder, model.decoder.head
     wav = model._pad(wav[None])
     true_mag = head.stft(wav).abs()
-    z = model.quantizer.decode(model.encode(wav, kbps))
-    features = model.decoder.features(z)
+    features = decoder.features(model.quantizer.decode(model.encode(wav, kbps)))
     pred_mag, phase_guess = head.spectrum(features)
-    n = min(true_mag.shape[-1], pred_mag.shape[-1])
-    true_mag, pred_mag, phase_guess = true_mag[..., :n], pred_mag[..., :n], phase_guess[..., :n]
-    iters = model.decoder.griffin_lim_iters
-    decoded = head.istft(pred_mag * head.griffin_lim(pred_mag, phase_guess, iters))
-    true_gl = head.istft(true_mag * head.griffin_lim(true_mag, phase_guess, iters))
-    score = lambda spec: fine_structure_correlation(power(true_mag), power(spec), sr, head.n_fft)
+    n = min(true_mag.shape[-1], pred_mag.shape[-1])  # frames the STFT and the decoder share
+    true_gl = head.istft(true_mag[..., :n] * head.griffin_lim(true_mag[..., :n], phase_guess[..., :n],
+                                                               decoder.griffin_lim_iters))
+
+    def score(spec: torch.Tensor) -> float:
+        return fine_structure_correlation(power(true_mag[..., :n]), power(spec[..., :n]), model.sample_rate, head.n_fft)
+
     return {
-        "unquantized": score(head.spectrum(model.decoder.features(model.encoder(wav)))[0][..., :n]),
+        "unquantized": score(decoder.magnitude(model.encoder(wav))),
         "predicted": score(pred_mag),
-        "decoded": score(head.stft(decoded)[..., :n]),
-        "true+GL": score(head.stft(true_gl)[..., :n]),
+        "decoded": score(head.stft(head(features, decoder.griffin_lim_iters))),  # = decoder(z)
+        "true+GL": score(head.stft(true_gl)),
     }
 
 
