@@ -1,4 +1,4 @@
-"""The `.nac` v1 container: header, JSON metadata, CRC-checked chunks of bit-packed codes.
+"""The `.nac` container: header, JSON metadata, CRC-checked chunks of bit-packed codes.
 
 Pure Python + numpy (no torch), so files can be inspected and validated without the model.
 
@@ -6,21 +6,31 @@ Layout (all integers big-endian):
 
     offset  size  field
     0       3     magic b"NAC"
-    3       1     version (1)
+    3       1     version (2; version 1 files are still read)
     4       4     metadata length M (bytes, <= 64 KiB)
     8       1     nominal bitrate, kbps x 10 (6 kbps -> 60)
     9       M     metadata, UTF-8 JSON
-    9+M     ...   chunks until end of file, each:
-                    2  frame count F
+    9+M     4     v2 only: CRC-32 of bytes [0, 9 + M): header and metadata are protected too
+    ...     ...   chunks until end of file, each:
+                    2  frame count F (1 <= F <= frames_per_chunk)
                     4  payload length L = ceil(F * channels * n_q * bits / 8)
-                    4  CRC-32 of the payload
+                       (entropy-coded files: the coded length; see `nac/entropy.py`)
+                    4  CRC-32 of the payload (v2: seeded with the chunk's index, so
+                       dropped, repeated or reordered chunks are detected too)
                     L  payload: codes in frame-major order (frame, channel, level),
                        each `bits_per_code` bits, most significant bit first, zero-padded
                        to a whole byte at the end of the chunk
+
+A hostile file must not crash, hang or over-allocate the reader: every metadata field is typed
+and range-checked (`validate_metadata`), a chunk's frames must be backed by its bytes, and the
+frame total is checked against what the metadata promises, so the work per file stays linear in
+its size. Every problem raises a `NacFormatError` subclass naming what and where.
 """
 from __future__ import annotations
 
 import json
+import math
+import re
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
@@ -29,10 +39,12 @@ import numpy as np
 from construct import Bytes, Int8ub, Int16ub, Int32ub, Struct
 
 MAGIC = b"NAC"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_METADATA = 64 * 1024
 REQUIRED_METADATA = ("model", "sample_rate", "original_sample_rate", "channels", "num_samples",
                      "frame_rate", "hop", "n_q", "bits_per_code", "frames_per_chunk")
+HEADER_CRC_SIZE = 4
 
 HEADER = Struct("magic" / Bytes(3), "version" / Int8ub, "metadata_length" / Int32ub, "bitrate" / Int8ub)
 CHUNK_HEADER = Struct("frames" / Int16ub, "length" / Int32ub, "crc32" / Int32ub)
@@ -65,6 +77,14 @@ class ChunkCRCError(NacFormatError):
     pass
 
 
+class HeaderCRCError(NacFormatError):
+    pass
+
+
+class ModelMismatchError(NacFormatError):
+    """The file cannot be decoded by the model it names (or the one asked for)."""
+
+
 # --- bit packing ---------------------------------------------------------------------------
 
 def pack_bits(values: np.ndarray, bits: int) -> bytes:
@@ -92,6 +112,13 @@ def packed_size(count: int, bits: int) -> int:
     return (count * bits + 7) // 8
 
 
+def chunk_crc(payload: bytes, index: int, version: int = VERSION) -> int:
+    """A chunk's CRC-32; from v2 on it starts from the CRC of the chunk's index (u32)."""
+    if version >= 2:
+        return zlib.crc32(payload, zlib.crc32(index.to_bytes(4, "big")))
+    return zlib.crc32(payload)
+
+
 # --- header --------------------------------------------------------------------------------
 
 def bitrate_byte(kbps: float) -> int:
@@ -101,12 +128,83 @@ def bitrate_byte(kbps: float) -> int:
     return value
 
 
-def build_header(metadata: dict, kbps: float) -> bytes:
-    blob = json.dumps(metadata, sort_keys=True, separators=(",", ":")).encode("utf-8")
+def build_header(metadata: dict, kbps: float, version: int = VERSION) -> bytes:
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"cannot write .nac version {version}")
+    validate_metadata(metadata)
+    blob = json.dumps(metadata, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
     if len(blob) > MAX_METADATA:
         raise MetadataError(f"metadata is {len(blob)} bytes; the limit is {MAX_METADATA}")
-    return HEADER.build(dict(magic=MAGIC, version=VERSION, metadata_length=len(blob),
+    head = HEADER.build(dict(magic=MAGIC, version=version, metadata_length=len(blob),
                              bitrate=bitrate_byte(kbps))) + blob
+    return head + (zlib.crc32(head).to_bytes(4, "big") if version >= 2 else b"")
+
+
+# --- metadata validation ----------------------------------------------------------------------
+
+def _integer(lo: int, hi: int):
+    def check(value):
+        # bool is an int in Python; a JSON true is not a sample rate
+        return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+    return check, f"an integer in [{lo}, {hi}]"
+
+
+def _number(lo: float, hi: float):
+    def check(value):
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value) and lo < value <= hi)
+    return check, f"a number in ({lo:g}, {hi:g}]"
+
+
+def _text(max_len: int, pattern: str | None = None):
+    def check(value):
+        return isinstance(value, str) and 0 < len(value) <= max_len and (pattern is None or re.fullmatch(pattern, value))
+    return check, f"a string of 1..{max_len} characters" + (f" matching {pattern}" if pattern else "")
+
+
+METADATA_FIELDS = {
+    "model": _text(128, r"[A-Za-z0-9_.\-]+"),
+    "sample_rate": _integer(8000, 192000),
+    "original_sample_rate": _integer(1000, 768000),
+    "channels": _integer(1, 64),
+    "num_samples": _integer(0, 1 << 40),
+    "frame_rate": _number(0, 1000),
+    "hop": _integer(1, 1 << 16),
+    "n_q": _integer(1, 64),
+    "bits_per_code": _integer(1, 16),
+    "frames_per_chunk": _integer(1, MAX_CHUNK_FRAMES),
+    # optional
+    "model_sha256": _text(64, r"[0-9a-f]+"),
+    "format_version": _integer(1, 255),
+    "kbps": _number(0, 1000),
+}
+OPTIONAL_OBJECTS = ("pitch", "entropy")  # described by their own modules; checked by the decoder
+
+
+def validate_metadata(m: dict) -> None:
+    """Type- and range-check every field a reader relies on; raise `MetadataError` naming it."""
+    if not isinstance(m, dict):
+        raise MetadataError("metadata is not a JSON object")
+    missing = [k for k in REQUIRED_METADATA if k not in m]
+    if missing:
+        raise MetadataError(f"metadata lacks {', '.join(missing)}")
+    for key, (check, what) in METADATA_FIELDS.items():
+        if key in m and not check(m[key]):
+            raise MetadataError(f"metadata field {key!r} must be {what}, got {_short(m[key])}")
+    for key in OPTIONAL_OBJECTS:
+        if m.get(key) is not None and not isinstance(m[key], dict):
+            raise MetadataError(f"metadata field {key!r} must be an object or null, got {_short(m[key])}")
+    if abs(m["frame_rate"] - m["sample_rate"] / m["hop"]) > 1e-6 * m["frame_rate"]:
+        raise MetadataError(f"metadata frame_rate {m['frame_rate']} is not sample_rate / hop")
+
+
+def _short(value) -> str:
+    text = json.dumps(value, allow_nan=True) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
 
 
 @dataclass
@@ -135,21 +233,24 @@ def read_header(f: BinaryIO) -> Header:
     if len(raw) < HEADER_SIZE:
         raise TruncatedError(f"truncated file: header needs {HEADER_SIZE} bytes, got {len(raw)}")
     h = HEADER.parse(raw)
-    if h.version != VERSION:
-        raise UnsupportedVersionError(f"unsupported .nac version {h.version} (this NAC reads version {VERSION})")
+    if h.version not in READABLE_VERSIONS:
+        raise UnsupportedVersionError(f"unsupported .nac version {h.version} (this NAC reads versions "
+                                      f"{', '.join(map(str, READABLE_VERSIONS))})")
     if h.metadata_length > MAX_METADATA:
         raise MetadataError(f"metadata length {h.metadata_length} exceeds the {MAX_METADATA}-byte limit")
     blob = _read_exact(f, h.metadata_length, "metadata")
+    size = HEADER_SIZE + h.metadata_length
+    if h.version >= 2:  # check integrity before trusting a single metadata byte
+        stored = int.from_bytes(_read_exact(f, HEADER_CRC_SIZE, "header CRC"), "big")
+        if zlib.crc32(raw + blob) != stored:
+            raise HeaderCRCError("CRC mismatch in header/metadata (corrupted or altered file)")
+        size += HEADER_CRC_SIZE
     try:
-        metadata = json.loads(blob.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MetadataError(f"metadata is not valid UTF-8 JSON ({exc})") from None
-    if not isinstance(metadata, dict):
-        raise MetadataError("metadata is not a JSON object")
-    missing = [k for k in REQUIRED_METADATA if k not in metadata]
-    if missing:
-        raise MetadataError(f"metadata lacks {', '.join(missing)}")
-    return Header(h.version, h.bitrate, metadata, HEADER_SIZE + h.metadata_length)
+        metadata = json.loads(blob.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MetadataError(f"metadata is not valid UTF-8 JSON ({str(exc)[:80]})") from None
+    validate_metadata(metadata)
+    return Header(h.version, h.bitrate, metadata, size)
 
 
 # --- streaming writer / reader ---------------------------------------------------------------
@@ -157,25 +258,27 @@ def read_header(f: BinaryIO) -> Header:
 class NacWriter:
     """Write the header at once, then one chunk per `write_chunk` call (nothing is held back)."""
 
-    def __init__(self, f: BinaryIO, metadata: dict, kbps: float):
+    def __init__(self, f: BinaryIO, metadata: dict, kbps: float, version: int = VERSION):
         self.f, self.metadata = f, metadata
         self.channels, self.n_q = int(metadata["channels"]), int(metadata["n_q"])
         self.bits = int(metadata["bits_per_code"])
-        self.frames_written = 0
-        f.write(build_header(metadata, kbps))
+        self.max_frames = int(metadata["frames_per_chunk"])
+        self.frames_written, self.chunks_written, self.version = 0, 0, version
+        f.write(build_header(metadata, kbps, version))
 
     def write_chunk(self, codes: np.ndarray) -> None:
         """codes: (frames, channels, n_q) ints."""
         codes = np.asarray(codes)
         if codes.shape[1:] != (self.channels, self.n_q):
             raise ValueError(f"chunk shape {codes.shape} does not match (frames, {self.channels}, {self.n_q})")
-        for start in range(0, codes.shape[0], MAX_CHUNK_FRAMES):
-            part = codes[start:start + MAX_CHUNK_FRAMES]
+        for start in range(0, codes.shape[0], self.max_frames):
+            part = codes[start:start + self.max_frames]
             payload = pack_bits(part, self.bits)
-            self.f.write(CHUNK_HEADER.build(dict(frames=part.shape[0], length=len(payload),
-                                                 crc32=zlib.crc32(payload))))
+            crc = chunk_crc(payload, self.chunks_written, self.version)
+            self.f.write(CHUNK_HEADER.build(dict(frames=part.shape[0], length=len(payload), crc32=crc)))
             self.f.write(payload)
             self.frames_written += part.shape[0]
+            self.chunks_written += 1
 
 
 class NacReader:
@@ -184,16 +287,29 @@ class NacReader:
     def __init__(self, f: BinaryIO):
         self.f = f
         self.header = read_header(f)
-        m = self.metadata = self.header.metadata
-        try:
-            self.channels, self.n_q, self.bits = int(m["channels"]), int(m["n_q"]), int(m["bits_per_code"])
-            self.hop, self.num_samples = int(m["hop"]), int(m["num_samples"])
-            self.sample_rate, self.original_sample_rate = int(m["sample_rate"]), int(m["original_sample_rate"])
-        except (TypeError, ValueError) as exc:
-            raise MetadataError(f"metadata has a malformed field ({exc})") from None
-        if not (1 <= self.bits <= 16 and self.channels >= 1 and self.n_q >= 1 and self.hop >= 1):
-            raise MetadataError("metadata has out-of-range channels / n_q / bits_per_code / hop")
+        m = self.metadata = self.header.metadata  # validated: types and ranges hold
+        self.channels, self.n_q, self.bits = m["channels"], m["n_q"], m["bits_per_code"]
+        self.hop, self.num_samples = m["hop"], m["num_samples"]
+        self.sample_rate, self.original_sample_rate = m["sample_rate"], m["original_sample_rate"]
+        self.frames_per_chunk = m["frames_per_chunk"]
         self.total_frames = expected_frames(m)
+        self._check_size()
+
+    def _check_size(self) -> None:
+        """A file whose metadata promises more frames than its bytes can hold is refused before
+        any decoding (where the stream can tell its size)."""
+        try:
+            here = self.f.tell()
+            end = self.f.seek(0, 2)
+            self.f.seek(here)
+        except (AttributeError, OSError, ValueError):
+            return
+        chunks = -(-self.total_frames // self.frames_per_chunk)
+        needed = (chunks * CHUNK_HEADER_SIZE
+                  + packed_size(self.total_frames * self.channels * self.n_q, self.bits))
+        if end - here < needed:
+            raise TruncatedError(f"truncated file: {self.total_frames} frames need at least {needed} bytes "
+                                 f"after the header, the file has {end - here}")
 
     def chunks(self) -> Iterator[np.ndarray]:
         frames_read, index = 0, 0
@@ -204,6 +320,8 @@ class NacReader:
             if len(raw) < CHUNK_HEADER_SIZE:
                 raise TruncatedError(f"truncated chunk {index}: header has {len(raw)} of {CHUNK_HEADER_SIZE} bytes")
             ch = CHUNK_HEADER.parse(raw)
+            if not 1 <= ch.frames <= self.frames_per_chunk:
+                raise NacFormatError(f"chunk {index}: {ch.frames} frames (allowed 1..{self.frames_per_chunk})")
             count = ch.frames * self.channels * self.n_q
             if ch.length != packed_size(count, self.bits):
                 raise NacFormatError(f"chunk {index}: payload length {ch.length} does not match {ch.frames} frames")
@@ -212,7 +330,7 @@ class NacReader:
             payload = self.f.read(ch.length)
             if len(payload) < ch.length:
                 raise TruncatedError(f"truncated chunk {index}: payload has {len(payload)} of {ch.length} bytes")
-            if zlib.crc32(payload) != ch.crc32:
+            if chunk_crc(payload, index, self.header.version) != ch.crc32:
                 raise ChunkCRCError(f"CRC mismatch in chunk {index} (corrupted data)")
             frames_read += ch.frames
             index += 1

@@ -115,17 +115,29 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
 @click.option("--codec-model", default=None, help="Codec for .nac inputs [default: the one named in the file].")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
               help="Output rate [default: the higher of the input's and the model's].")
+@click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="How much of the model's change to apply (0 = pass the input through).")
+@click.option("--always", is_flag=True, help="Restore even input that already fills the model's band.")
+@click.option("--explain", is_flag=True, help="Print what was detected and what was done.")
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @friendly_errors
-def restore(src, dst, content, model, codec_model, sample_rate, force) -> None:
-    """Restore degraded audio (Opus, MP3, AAC, 8 kHz, phone, or a .nac file) to .wav/.flac."""
+def restore(src, dst, content, model, codec_model, sample_rate, strength, always, explain, force) -> None:
+    """Restore degraded audio (Opus, MP3, AAC, 8 kHz, phone, or a .nac file) to .wav/.flac.
+
+    Input that already fills the model's band (clean audio, high-bitrate codecs, NAC's own
+    output) passes through untouched: the model is only run where content is missing."""
     from .audio import write_audio
-    from .restore import restore_audio
+    from .restore_plan import apply_plan, plan_restore
     from .sources import open_source
 
     check_paths(src, dst, force)
     decoded = open_source(src, codec_model)
-    audio, sr = restore_audio(decoded.audio, decoded.sample_rate, content, model, sample_rate)
+    info = decoded.info
+    plan = plan_restore(decoded.audio, decoded.sample_rate, content, model, strength, always,
+                        info.codec, info.kbps, info.bandwidth_hz)
+    if explain:
+        click.echo(plan.explain(), err=True)
+    audio, sr = apply_plan(decoded.audio, decoded.sample_rate, plan, sample_rate)
     write_audio(dst, audio, sr)
 
 

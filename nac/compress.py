@@ -8,6 +8,7 @@ memory stays bounded by the chunk size (the seam clicks of naive chunking cannot
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
@@ -15,11 +16,11 @@ import numpy as np
 import torch
 
 from .audio import fit_length, resample
-from .bitstream import NacReader, NacWriter, model_rate_samples
+from .bitstream import ModelMismatchError, NacReader, NacWriter, model_rate_samples
 from .chunking import context_windows
 from .model import CodecConfig, NacCodec
 from .checkpoint import float_state
-from .registry import DEFAULT_CODEC, load_checkpoint
+from .registry import DEFAULT_CODEC, REGISTRY, load_checkpoint
 
 FRAMES_PER_CHUNK = 250  # 5 s at 50 Hz: ~0.3 % container overhead at 6 kbps
 
@@ -102,12 +103,16 @@ def compress_to_file(audio: np.ndarray, sr: int, f: BinaryIO, kbps: float = 6.0,
     n_q = codec.n_q_for(kbps)
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     metadata = {
-        "format_version": 1, "model": model, "model_sha256": loaded.sha256[:16],
+        "format_version": 2, "model": model if model in REGISTRY else _file_name(loaded.name), "model_sha256": loaded.sha256[:16],
         "sample_rate": codec.sample_rate, "original_sample_rate": int(sr),
         "channels": int(audio.shape[0]), "num_samples": int(audio.shape[1]),
         "frame_rate": codec.frame_rate, "hop": codec.hop, "n_q": n_q,
         "bits_per_code": codec.cfg.bits_per_code, "frames_per_chunk": frames_per_chunk, "kbps": kbps,
     }
+    if codec.pitch_levels:
+        from .pitch import describe
+
+        metadata["pitch"] = describe()
     writer = NacWriter(f, metadata, kbps)
     for chunk in encode_codes(codec, resample(audio, sr, codec.sample_rate), kbps, frames_per_chunk):
         writer.write_chunk(chunk)
@@ -118,11 +123,18 @@ def decompress_from_file(f: BinaryIO, model: str | None = None, sample_rate: int
     """Decode a .nac stream to ((C, T) float32 audio, rate); T is exact for the original rate."""
     reader = NacReader(f)
     m = reader.metadata
+    if model is None and m["model"] not in REGISTRY:
+        # a file names a model; it never gets to name a path to load
+        raise ModelMismatchError(f"this file needs model {m['model']!r}, which is not installed "
+                                 f"(known: {', '.join(sorted(REGISTRY))}; or pass --model PATH)")
     loaded = load_loaded(model or m["model"])
     if m.get("model_sha256") and not loaded.sha256.startswith(m["model_sha256"]):
-        raise ValueError(f"this file was encoded with {m['model']} ({m['model_sha256']}), "
-                         f"but the model loaded has sha256 {loaded.sha256[:16]}")
-    pieces = list(decode_codes(loaded.model, reader.chunks(), int(m["frames_per_chunk"])))
+        raise ModelMismatchError(f"this file was encoded with {m['model']} ({m['model_sha256']}), "
+                                 f"but the model loaded has sha256 {loaded.sha256[:16]}")
+    check_stream(reader, loaded.model)
+    # the decoder's block size is ours to choose: a file's frames_per_chunk of 1 must not make
+    # decoding a hundred times slower (every block pays the context on both sides)
+    pieces = list(decode_codes(loaded.model, reader.chunks()))
     audio = np.concatenate(pieces, axis=1) if pieces else np.zeros((reader.channels, 0), np.float32)
     n_model = model_rate_samples(reader.num_samples, reader.original_sample_rate, reader.sample_rate)
     audio = fit_length(audio, n_model)
@@ -133,9 +145,36 @@ def decompress_from_file(f: BinaryIO, model: str | None = None, sample_rate: int
     return fit_length(out, length), out_rate
 
 
-def compress(audio: np.ndarray, sr: int, kbps: float = 6.0, model: str = DEFAULT_CODEC) -> bytes:
+def _file_name(name: str) -> str:
+    """A checkpoint's name as a .nac file may carry it (decoding then needs --model PATH)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(name).name)[:128] or "unnamed"
+
+
+def check_stream(reader: NacReader, codec: NacCodec) -> None:
+    """The stream's shape must be one this codec produces; raise `ModelMismatchError` if not."""
+    m = reader.metadata
+    problems = []
+    if reader.sample_rate != codec.sample_rate:
+        problems.append(f"sample_rate {reader.sample_rate} (model: {codec.sample_rate})")
+    if reader.hop != codec.hop:
+        problems.append(f"hop {reader.hop} (model: {codec.hop})")
+    if reader.bits != codec.cfg.bits_per_code:
+        problems.append(f"bits_per_code {reader.bits} (model: {codec.cfg.bits_per_code})")
+    if not codec.pitch_levels < reader.n_q <= codec.cfg.n_q:
+        problems.append(f"n_q {reader.n_q} (model: {codec.pitch_levels + 1}..{codec.cfg.n_q})")
+    if bool(m.get("pitch")) != bool(codec.pitch_levels):
+        problems.append("pitch level " + ("present" if m.get("pitch") else "absent")
+                        + " (model: " + ("with" if codec.pitch_levels else "without") + " pitch)")
+    if problems:
+        raise ModelMismatchError(f"{m['model']} cannot decode this stream: " + "; ".join(problems))
+
+
+def compress(audio: np.ndarray, sr: int, kbps: float = 6.0, model: str = DEFAULT_CODEC,
+             frames_per_chunk: int = FRAMES_PER_CHUNK) -> bytes:
     buf = io.BytesIO()
-    compress_to_file(audio, sr, buf, kbps, model)
+    compress_to_file(audio, sr, buf, kbps, model, frames_per_chunk)
     return buf.getvalue()
 
 

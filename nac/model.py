@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from . import pitch as pitch_coding
 from .modules import ConvNeXtStack, ISTFTHead, STFTFeatures
 from .quantization import QuantizerOutput, ResidualQuantizer
 
@@ -57,6 +58,10 @@ class CodecConfig:
     # whole codebook is re-drawn every ~100 steps; at 0.1 codes stranded by the encoder's drift
     # linger (level 0 used 9 % of its codes on dev speech at step 750).
     dead_code_threshold: float = 0.3
+    # Pitch as a coded side channel: the last code level of every bitrate carries f0 + voicing
+    # (`nac/pitch.py`), and the decoder gets the harmonic comb it implies. 6 kbps is then 11 VQ
+    # levels + 1 pitch level, so the bitrate table stays exact.
+    pitch: bool = False
 
     def __post_init__(self) -> None:
         self.encoder_depth = tuple(self.encoder_depth)
@@ -104,7 +109,9 @@ class Decoder(nn.Module):
     def __init__(self, cfg: CodecConfig):
         super().__init__()
         d = cfg.decoder_dim
+        self.cfg = cfg
         self.proj_in = nn.Conv1d(cfg.latent_dim, d, 3, padding=1)
+        self.pitch = PitchConditioning(cfg) if cfg.pitch else None
         self.coarse = ConvNeXtStack(d, cfg.decoder_depth[0])
         self.up = nn.ConvTranspose1d(d, d, 2, stride=2)
         self.fine = ConvNeXtStack(d, cfg.decoder_depth[1])
@@ -115,18 +122,81 @@ class Decoder(nn.Module):
         griffin_lim = math.ceil(cfg.griffin_lim_iters * (cfg.n_fft // cfg.stft_hop - 1) * cfg.stft_hop / cfg.hop)
         self.griffin_lim_iters = cfg.griffin_lim_iters
         self.receptive_field = (1 + self.coarse.receptive_field + math.ceil(self.fine.receptive_field / 2)
-                                + window + griffin_lim)
+                                + window + griffin_lim + (1 if cfg.pitch else 0))  # f0 interpolation
 
-    def features(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.fine(self.up(self.coarse(self.proj_in(z))))
+    def features(self, z: torch.Tensor, f0: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.proj_in(z)
+        if self.pitch is not None:
+            x = x + self.pitch.coarse(f0)
+        x = self.up(self.coarse(x))
+        if self.pitch is not None:
+            x = x + self.pitch.fine(f0)
+        x = self.fine(x)
         return self.norm(x.transpose(1, 2)).transpose(1, 2)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(z), self.griffin_lim_iters)
+    def spectrum(self, z: torch.Tensor, f0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(magnitude (B, bins, 2N), unit phasor) from latents (B, D, N) and, for a pitch-aware
+        decoder, f0 in Hz per code frame (B, N)."""
+        x = self.features(z, f0)
+        mag, phase = self.head.spectrum(x)
+        if self.pitch is not None:
+            mag = mag * self.pitch.comb(x, f0)
+        return mag, phase
 
-    def magnitude(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, f0: torch.Tensor | None = None) -> torch.Tensor:
+        mag, phase = self.spectrum(z, f0)
+        if self.griffin_lim_iters:
+            phase = self.head.griffin_lim(mag, phase, self.griffin_lim_iters)
+        return self.head.istft(mag * phase)
+
+    def magnitude(self, z: torch.Tensor, f0: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted STFT magnitude (B, bins, 2N): what is trained when Griffin-Lim makes the phase."""
-        return self.head.spectrum(self.features(z))[0]
+        return self.spectrum(z, f0)[0]
+
+
+class PitchConditioning(nn.Module):
+    """What a pitch-aware decoder does with the decoded f0 (`nac/pitch.py`).
+
+    - `coarse`: voicing and log-f0 features added to the 50 Hz stack's input;
+    - `fine`: the harmonic comb on the STFT grid (+ the same features) added at 100 Hz;
+    - `comb`: a per-bin, per-frame comb depth g applied to the predicted magnitude,
+      |X| <- |X| * (comb + eps)^g in voiced frames, so the decoder predicts an envelope and how
+      strongly the harmonics stand out of it instead of drawing every harmonic itself.
+    Every layer starts at zero: warm-started from a model without pitch, it first decodes exactly
+    like that model.
+    """
+
+    comb_floor = 0.05  # -26 dB between harmonics at g = 1
+
+    def __init__(self, cfg: CodecConfig):
+        super().__init__()
+        self.n_fft, self.sample_rate = cfg.n_fft, cfg.sample_rate
+        n_feat = pitch_coding.features(torch.zeros(1, 1)).shape[1]
+        bins = cfg.n_fft // 2 + 1
+        self.coarse_proj = nn.Conv1d(n_feat, cfg.decoder_dim, 1)
+        self.fine_proj = nn.Conv1d(n_feat + bins, cfg.decoder_dim, 1)
+        self.gain = nn.Linear(cfg.decoder_dim, bins)
+        for layer in (self.coarse_proj, self.fine_proj, self.gain):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def coarse(self, f0: torch.Tensor) -> torch.Tensor:
+        return self.coarse_proj(pitch_coding.features(f0))
+
+    def _fine_inputs(self, f0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f0_up = pitch_coding.upsample(f0)
+        return f0_up, pitch_coding.harmonic_template(f0_up, self.n_fft, self.sample_rate)
+
+    def fine(self, f0: torch.Tensor) -> torch.Tensor:
+        f0_up, template = self._fine_inputs(f0)
+        return self.fine_proj(torch.cat([template, pitch_coding.features(f0_up)], 1))
+
+    def comb(self, x: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
+        """Multiplicative comb (B, bins, 2N) for the magnitude predicted from features `x`."""
+        f0_up, template = self._fine_inputs(f0)
+        g = self.gain(x.transpose(1, 2)).transpose(1, 2)
+        voiced = (f0_up > 0).float()[:, None]
+        return torch.exp((g * voiced * torch.log(template + self.comb_floor)).clamp(-12.0, 4.0))
 
 
 class NacCodec(nn.Module):
@@ -137,8 +207,9 @@ class NacCodec(nn.Module):
         self.cfg = cfg = cfg or CodecConfig()
         self.encoder = Encoder(cfg)
         step = max(1, round(cfg.kbps_step / cfg.kbps_per_codebook()))
-        self.quantizer = ResidualQuantizer(cfg.latent_dim, cfg.n_q, cfg.codebook_size, step,
-                                           cfg.ema_decay, cfg.dead_code_threshold)
+        self.pitch_levels = 1 if cfg.pitch else 0
+        self.quantizer = ResidualQuantizer(cfg.latent_dim, cfg.n_q - self.pitch_levels, cfg.codebook_size, step,
+                                           cfg.ema_decay, cfg.dead_code_threshold, dropout_offset=self.pitch_levels)
         self.decoder = Decoder(cfg)
         self.codebooks_per_step = step
 
@@ -179,27 +250,44 @@ class NacCodec(nn.Module):
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor, kbps: float) -> torch.Tensor:
-        """(B, T) or (T,) float audio at `sample_rate` -> (B, n_q, ceil(T / hop)) int64 codes."""
+        """(B, T) or (T,) float audio at `sample_rate` -> (B, n_q, ceil(T / hop)) int64 codes.
+
+        A pitch-aware model's last level holds pitch codes (`nac/pitch.py`)."""
         n_q = self.n_q_for(kbps)
         wav = self._pad(wav if wav.dim() == 2 else wav[None])
-        return self.quantizer.encode(self.encoder(wav), n_q)
+        codes = self.quantizer.encode(self.encoder(wav), n_q - self.pitch_levels)
+        if self.pitch_levels:
+            codes = torch.cat([codes, pitch_coding.encode(wav, self.sample_rate, self.hop)[:, None]], 1)
+        return codes
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, n_q, N) codes -> (B, N * hop) audio."""
-        return self.decoder(self.quantizer.decode(codes.long()))
+        codes = codes.long()
+        if self.pitch_levels:
+            return self.decoder(self.quantizer.decode(codes[:, :-1]), pitch_coding.dequantize(codes[:, -1]))
+        return self.decoder(self.quantizer.decode(codes))
 
     # --- training --------------------------------------------------------------------------
-    def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
+    def forward(self, wav: torch.Tensor, pitch_codes: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, QuantizerOutput]:
         """Autoencode with quantizer dropout (training) or all levels (eval).
 
         Returns the waveform, or with `griffin_lim_iters` the predicted STFT magnitude (the
         training target is then `decoder.head.stft(wav)`; Griffin-Lim is not differentiated).
+        A pitch-aware model takes the pitch codes (B, N), or tracks them itself.
         """
-        q = self.quantizer(self.encoder(self._pad(wav)))
+        length = wav.shape[-1]
+        wav = self._pad(wav)
+        f0 = None
+        if self.pitch_levels:
+            if pitch_codes is None:
+                pitch_codes = pitch_coding.encode(wav, self.sample_rate, self.hop)
+            f0 = pitch_coding.dequantize(pitch_codes)
+        q = self.quantizer(self.encoder(wav))
         if self.cfg.griffin_lim_iters:
-            return self.decoder.magnitude(q.quantized), q
-        return self.decoder(q.quantized)[..., : wav.shape[-1]], q
+            return self.decoder.magnitude(q.quantized, f0), q
+        return self.decoder(q.quantized, f0)[..., :length], q
 
     def _pad(self, wav: torch.Tensor) -> torch.Tensor:
         extra = (-wav.shape[-1]) % self.hop

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .audio import atomic_output
-from .data import CropSampler, load_corpus, list_audio
+from .data import CropSampler, PitchTracks, load_corpus, list_audio
 from .discriminators import (MagnitudeDiscriminator, MultiScaleSTFTDiscriminator, discriminator_loss,
                              generator_losses)
 from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
@@ -175,7 +175,11 @@ class Trainer:
             raise ValueError(f"{len(weights)} data weights for {len(data)} --data folders")
         corpora = [load_corpus(d, model_cfg.sample_rate, progress=self.progress) for d in data]
         segment = int(cfg.segment_seconds * model_cfg.sample_rate)
-        self.sampler = CropSampler(corpora, weights, segment, seed=seed + self.step)
+        align = model_cfg.hop // 2 if model_cfg.pitch else 1
+        self.sampler = CropSampler(corpora, weights, segment, seed=seed + self.step, align=align)
+        self.pitch_tracks = (PitchTracks(corpora, model_cfg.sample_rate, model_cfg.hop,
+                                         self.out / "pitch_tracks.pt", progress=self.progress)
+                             if model_cfg.pitch else None)
         self.dev = self._load_dev(dev) if dev and self.is_main else []
 
     # --- setup -----------------------------------------------------------------------------
@@ -215,15 +219,26 @@ class Trainer:
             state[prefix + "embed_avg"] = state[key].clone()
             state[prefix + "cluster_size"] = torch.ones(state[key].shape[:2])
             state[prefix + "initted"] = torch.tensor(True)
-        self.model.load_state_dict(state)
+        # A model that adds layers (pitch conditioning: zero-initialised) or drops a code level
+        # (the one a pitch-aware model spends on f0) starts from what the two share.
+        own = self.model.state_dict()
+        state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        missing = [k for k in own if k not in state and not k.endswith(checkpoint.TRAINING_ONLY_SUFFIXES)]
+        if any(".pitch." not in k for k in missing):
+            raise ValueError(f"{path} does not fit this model: missing {missing[:3]}")
+        self.model.load_state_dict(state, strict=False)
         self.step = self.start_step = int(ckpt.get("step") or 0)
         if self.is_main:
-            print(f"warm start from {path} (step {self.step}, fresh optimiser)")
+            added = f", {len(missing)} new tensors start at zero" if missing else ""
+            print(f"warm start from {path} (step {self.step}, fresh optimiser{added})")
 
     def _load_dev(self, folder: str) -> list[torch.Tensor]:
-        files = list_audio(folder)[: self.cfg.dev_files]
+        """`dev_files` clips spread evenly over the sorted folder (its first files are often one
+        corpus, e.g. 1.5-s digits), at most 4 s each."""
+        files = list_audio(folder)
+        step = max(1, len(files) // max(1, self.cfg.dev_files))
         clips = []
-        for path in files:
+        for path in files[::step][: self.cfg.dev_files]:
             clips.extend(load_corpus(path, self.model_cfg.sample_rate, progress=False))
         return [torch.from_numpy(c[: 4 * self.model_cfg.sample_rate]) for c in clips]
 
@@ -272,7 +287,12 @@ class Trainer:
             group["lr"] = lr_at(self.step, cfg, self.start_step)
         self.model.train()
         wav = self.sampler.batch(cfg.batch_size).to(self.device, non_blocking=True)
-        pred, q = self.ddp(wav)
+        if self.pitch_tracks is not None:
+            frames = -(-wav.shape[-1] // self.model_cfg.hop)
+            pitch_codes = self.pitch_tracks.codes(self.sampler.last_locations, frames).to(self.device)
+            pred, q = self.ddp(wav, pitch_codes)
+        else:
+            pred, q = self.ddp(wav)
         target = wav
         if self.model_cfg.griffin_lim_iters:
             with torch.no_grad():

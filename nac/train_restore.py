@@ -21,6 +21,7 @@ from .data import load_corpus
 from .degrade import training_mix
 from .losses import MultiResolutionSTFTLoss
 from .restore import RestoreConfig, Restorer
+from .sources import measure_bandwidth
 from .train import OptimConfig, _csv_appender, lr_at, reconstruction_loss
 
 
@@ -46,7 +47,7 @@ def load_restore_config(path) -> tuple[RestoreConfig, RestoreTrainConfig]:
 
 
 def make_pairs(corpora: list[list[np.ndarray]], sr: int, cfg: RestoreTrainConfig, noise: list[np.ndarray],
-               progress: bool = True) -> list[tuple[np.ndarray, np.ndarray, str]]:
+               progress: bool = True) -> list[tuple[np.ndarray, np.ndarray, str, float]]:
     rng = np.random.default_rng(cfg.seed)
     mix = training_mix(sr, noise, with_nac=cfg.with_nac)
     n = max(1, int(cfg.pairs_seconds / cfg.excerpt_seconds))
@@ -61,7 +62,9 @@ def make_pairs(corpora: list[list[np.ndarray]], sr: int, cfg: RestoreTrainConfig
         clean = np.pad(clip[start:start + length], (0, max(0, length - len(clip[start:]))))
         clean = (clean / max(np.abs(clean).max(), 1e-4) * 10 ** (rng.uniform(-12, -1) / 20)).astype(np.float32)
         deg = mix[rng.integers(len(mix))]
-        pairs.append((deg.apply(clean, sr, rng).astype(np.float32), clean, deg.name))
+        degraded = deg.apply(clean, sr, rng).astype(np.float32)
+        # the bandwidth that `nac restore` will measure on such input, for bounded models
+        pairs.append((degraded, clean, deg.name, measure_bandwidth(degraded, sr)))
     return pairs
 
 
@@ -102,8 +105,9 @@ def train_restore(config: str | None, data: list[str], out: str, noise: str | No
         starts = [rng.integers(0, len(pairs[i][1]) - seg + 1) for i in idx]
         deg = torch.from_numpy(np.stack([pairs[i][0][s:s + seg] for i, s in zip(idx, starts)]))
         clean = torch.from_numpy(np.stack([pairs[i][1][s:s + seg] for i, s in zip(idx, starts)]))
+        cutoff = torch.tensor([pairs[i][3] for i in idx], dtype=torch.float32)
         model.train()
-        total, losses = reconstruction_loss(loss_fn, model(deg), clean, cfg)
+        total, losses = reconstruction_loss(loss_fn, model(deg, cutoff), clean, cfg)
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -31,7 +31,7 @@ def test_encode_decode_preserves_rate_channels_length(tmp_path, wav, tiny_model_
     nac_file, out = tmp_path / "x.nac", tmp_path / "out.wav"
     r = run("encode", src, nac_file, "--kbps", "6", "--model", tiny_model_path)
     assert r.exit_code == 0, r.output
-    r = run("decode", nac_file, out)
+    r = run("decode", nac_file, out, "--model", tiny_model_path)
     assert r.exit_code == 0, r.output
     ref, info = sf.info(src), sf.info(out)
     assert (info.samplerate, info.channels, info.frames) == (ref.samplerate, ref.channels, ref.frames)
@@ -44,7 +44,7 @@ def test_info_reports_bitrate_byte_and_real_bitrate(tmp_path, wav, tiny_model_pa
     r = run("info", nac_file, "--json")
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
-    assert info["bitrate_byte"] == 60 and info["integrity"] == "ok" and info["version"] == 1
+    assert info["bitrate_byte"] == 60 and info["integrity"] == "ok" and info["version"] == 2
     assert abs(info["real_kbps"] - 6.0) / 6.0 < 0.02
     assert info["file_kbps"] > info["real_kbps"]
     assert info["chunks"] == 3 and info["metadata"]["n_q"] == 12
@@ -66,13 +66,21 @@ def test_corrupted_payload_fails_with_crc_message_and_no_output(tmp_path, wav, t
     data = bytearray(nac_file.read_bytes())
     data[-100] ^= 0xFF  # inside the last chunk's payload
     nac_file.write_bytes(bytes(data))
-    r = CliRunner().invoke(cli, ["decode", str(nac_file), str(out)])
+    r = CliRunner().invoke(cli, ["decode", str(nac_file), str(out), "--model", tiny_model_path])
     assert r.exit_code == 1
     assert "CRC mismatch in chunk 2" in r.output
     assert "Traceback" not in r.output
     assert not out.exists() and not list(tmp_path.glob("*.part"))
     r = CliRunner().invoke(cli, ["info", str(nac_file)])
     assert r.exit_code == 1 and "FAILED" in r.output
+
+
+def test_a_file_never_names_a_path_to_load(tmp_path, wav, tiny_model_path):
+    """The model a file names must be installed; a checkpoint path needs the user's --model."""
+    nac_file, out = tmp_path / "x.nac", tmp_path / "out.wav"
+    assert run("encode", wav(), nac_file, "--model", tiny_model_path).exit_code == 0
+    r = CliRunner().invoke(cli, ["decode", str(nac_file), str(out)])
+    assert r.exit_code == 1 and "not installed" in r.output and not out.exists()
 
 
 def test_existing_output_is_not_clobbered(tmp_path, wav, tiny_model_path):

@@ -63,7 +63,7 @@ def test_sources_report_codec_bitrate_and_bandwidth(tmp_path, speech, tiny_model
     assert open_source(tmp_path / "b.wav").info.codec == "pcm"
     assert CliRunner().invoke(cli, ["encode", str(tmp_path / "b.wav"), str(tmp_path / "c.nac"), "--kbps", "3",
                                     "--model", tiny_model_path]).exit_code == 0
-    nac_src = open_source(tmp_path / "c.nac")
+    nac_src = open_source(tmp_path / "c.nac", tiny_model_path)
     assert nac_src.info.codec == "nac" and nac_src.info.kbps == 3 and nac_src.audio.shape == (1, len(x))
 
 
@@ -111,7 +111,7 @@ def test_decode_with_postfilter(tmp_path, speech, tiny_model_path, tiny_restorer
     sf.write(tmp_path / "a.wav", x, sr)
     CliRunner().invoke(cli, ["encode", str(tmp_path / "a.wav"), str(tmp_path / "a.nac"), "--model", tiny_model_path])
     r = CliRunner().invoke(cli, ["decode", str(tmp_path / "a.nac"), str(tmp_path / "b.wav"), "--postfilter",
-                                 "--postfilter-model", tiny_restorer_path])
+                                 "--postfilter-model", tiny_restorer_path, "--model", tiny_model_path])
     assert r.exit_code == 0, r.output
     assert sf.info(tmp_path / "b.wav").frames == len(x)
 

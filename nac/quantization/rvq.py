@@ -7,6 +7,7 @@ uses the same codebooks with a plain nearest-neighbour loop that stops after `n_
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import torch
@@ -23,9 +24,12 @@ class QuantizerOutput:
 
 class ResidualQuantizer(nn.Module):
     def __init__(self, dim: int, n_q: int, codebook_size: int, dropout_multiple_of: int = 1,
-                 ema_decay: float = 0.99, dead_code_threshold: float = 0.1):
+                 ema_decay: float = 0.99, dead_code_threshold: float = 0.1, dropout_offset: int = 0):
         super().__init__()
         self.n_q, self.codebook_size = n_q, codebook_size
+        # Quantizer dropout keeps a multiple of `dropout_multiple_of` levels, minus `dropout_offset`:
+        # a pitch-aware model spends one level of every bitrate on f0, so it keeps 2, 5, 8, ... VQ levels.
+        self.dropout_multiple_of, self.dropout_offset = dropout_multiple_of, dropout_offset
         self.rvq = ResidualVQ(
             dim=dim, num_quantizers=n_q, codebook_size=codebook_size,
             decay=ema_decay, kmeans_init=True, kmeans_iters=10,
@@ -35,8 +39,30 @@ class ResidualQuantizer(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
+        if self.dropout_offset and self.training:
+            return self._forward_offset_dropout(z)
         quantized, codes, losses = self.rvq(z.transpose(1, 2))
         return QuantizerOutput(quantized.transpose(1, 2), codes.transpose(1, 2), losses.sum())
+
+    def _forward_offset_dropout(self, z: torch.Tensor) -> QuantizerOutput:
+        """ResidualVQ's own loop (straight-through residuals, EMA updates per level), keeping
+        k * multiple - offset levels, k drawn uniformly; the dropped levels report code -1."""
+        from vector_quantize_pytorch.residual_vq import get_maybe_sync_seed
+
+        m = self.dropout_multiple_of
+        choices = [k * m - self.dropout_offset for k in range(1, (self.n_q + self.dropout_offset) // m + 1)]
+        kept = random.Random(get_maybe_sync_seed(z.device)).choice([c for c in choices if 1 <= c <= self.n_q])
+        residual = z.transpose(1, 2)
+        quantized_out = torch.zeros_like(residual)
+        codes, loss = [], residual.new_zeros(())
+        for vq in self.rvq.layers[:kept]:
+            quantized, idx, level_loss = vq(residual)
+            residual = residual - quantized.detach()
+            quantized_out = quantized_out + quantized
+            codes.append(idx)
+            loss = loss + level_loss.sum()
+        codes += [torch.full_like(codes[0], -1)] * (self.n_q - kept)
+        return QuantizerOutput(quantized_out.transpose(1, 2), torch.stack(codes, 1), loss)
 
     @property
     def codebooks(self) -> torch.Tensor:  # (n_q, codebook_size, dim)

@@ -1,0 +1,88 @@
+"""What `nac restore` decides before it touches the audio, and why (`nac restore --explain`).
+
+A post-filter that damages its input is worse than none, so restoration is planned from
+measurements of the input: its bandwidth (the highest frequency with real content), whether it
+is speech or music, and what the container says (codec, bitrate). Where the input already fills
+the model's band (clean audio, Opus >= 12 kbps, NAC's own output) the model has nothing to add
+that it was shown to add without loss, so the input passes through untouched; otherwise the
+content's model restores it, and a bounded model keeps the reliable band by construction.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .audio import fit_length, resample
+
+FULL_BAND = 0.9  # bandwidth >= this fraction of the model's Nyquist counts as full
+
+
+@dataclass
+class RestorePlan:
+    content: str  # "speech" or "music"
+    speech_probability: float | None  # None when --content was given
+    bandwidth_hz: float  # measured on the input
+    full_band_hz: float  # what the chosen model could fill: its Nyquist
+    model: str  # the model that would restore this content
+    action: str  # "restore" or "pass-through"
+    strength: float
+    reason: str
+    codec: str | None = None  # from the container, when known
+    kbps: float | None = None
+
+    def explain(self) -> str:
+        source = f"{self.codec} {self.kbps:g} kbps, " if self.codec and self.kbps else (
+            f"{self.codec}, " if self.codec else "")
+        guess = f" (p(speech) = {self.speech_probability:.2f})" if self.speech_probability is not None else ""
+        return (f"input: {source}{self.content}{guess}, bandwidth {self.bandwidth_hz / 1000:.1f} kHz "
+                f"of {self.full_band_hz / 1000:.1f} kHz\n"
+                f"action: {self.action}" + (f" with {self.model} at strength {self.strength:g}"
+                                            if self.action == "restore" else "") + f" ({self.reason})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None,
+                 strength: float = 1.0, always: bool = False, codec: str | None = None,
+                 kbps: float | None = None, bandwidth_hz: float | None = None) -> RestorePlan:
+    """Measure (C, T) audio and decide what restoring it means."""
+    from .content import probability_speech
+    from .registry import DEFAULT_RESTORE
+    from .restore import load_restorer
+    from .sources import measure_bandwidth
+
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength {strength:g}: expected a value in [0, 1]")
+    p_speech = None
+    if content == "auto":
+        p_speech = probability_speech(audio, sr)
+        content = "speech" if p_speech >= 0.5 else "music"
+    name = model or DEFAULT_RESTORE[content]
+    restorer = load_restorer(name)
+    bandwidth = measure_bandwidth(audio, sr) if bandwidth_hz is None else bandwidth_hz
+    full = restorer.sample_rate / 2  # it can also add band above the input's own Nyquist
+    if strength == 0.0:
+        action, reason = "pass-through", "strength 0"
+    elif always:
+        action, reason = "restore", "--always"
+    elif bandwidth >= FULL_BAND * full:
+        action, reason = "pass-through", "the input already fills the band the model restores"
+    else:
+        action, reason = "restore", f"content above {bandwidth / 1000:.1f} kHz is missing"
+    return RestorePlan(content, p_speech, bandwidth, full, name, action, strength, reason, codec, kbps)
+
+
+def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | None = None
+               ) -> tuple[np.ndarray, int]:
+    """Carry out `plan` on (C, T) audio; returns (audio, rate). Pass-through returns the input
+    itself (resampled only if another output rate was asked for)."""
+    from .restore import load_restorer, postfilter
+
+    if plan.action == "pass-through":
+        rate = out_rate or sr
+        if rate == sr:
+            return audio.astype(np.float32, copy=False), sr
+        return fit_length(resample(audio, sr, rate), round(audio.shape[1] * rate / sr)).astype(np.float32), rate
+    return postfilter(audio, sr, load_restorer(plan.model), out_rate, plan.strength, plan.bandwidth_hz)

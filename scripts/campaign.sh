@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The standing training campaign: continue the best codec run in the background, niced, resumable.
+#
+#   bash scripts/campaign.sh [ARM]        # ARM: baseline (current recipe, default) or pitch
+#   bash scripts/campaign.sh status       # last dev evaluations of every arm
+#   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
+#
+# Each arm trains in runs/campaign-ARM (git-ignored). With a checkpoint there it resumes
+# (optimiser and all); without one (a fresh machine, a new session) it warm-starts from the
+# shipped nac/pretrained/nac-16k.pt, which is how the campaign survives sessions: what a session
+# learned reaches the next one only through the committed model (<= 20 MB, sha256 in the registry).
+# Env: THREADS (torch threads, default 1), STEPS (end of the cosine schedule, default 100000),
+# DATA (default ../shared/data), EXTRA_DATA (more --data folders, e.g. runs/voices/16k).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ARM=${1:-baseline}
+DATA=${DATA:-../shared/data}
+if [ "$ARM" = status ]; then
+  for dev in runs/campaign-*/dev.csv; do
+    [ -f "$dev" ] && { echo "== $dev"; tail -n 3 "$dev"; }
+  done
+  exit 0
+fi
+case "$ARM" in
+  baseline) CONFIG=configs/nac-16k-compressed.json ;;
+  pitch) CONFIG=configs/nac-16k-pitch.json ;;
+  restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (baseline, pitch or restore-speech)" >&2; exit 2 ;;
+esac
+RUN=runs/campaign-$ARM
+mkdir -p "$RUN"
+if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
+  echo "campaign $ARM already running (pid $(cat "$RUN/pid")); log: $RUN/train.log"
+  exit 0
+fi
+export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
+if [ "$ARM" = restore-speech ]; then
+  # the bounded speech restorer trains from scratch (its pairs are made with the real codecs)
+  CMD=(nac train-restore --config "$CONFIG" --data "$DATA/train/speech" --noise "$DATA/noise"
+       --out "$RUN" --resume)
+else
+  DATA_ARGS=(--data "$DATA/train/speech" --data "$DATA/train/music" --dev "$DATA/dev/speech")
+  for extra in ${EXTRA_DATA:-}; do DATA_ARGS+=(--data "$extra"); done
+  CMD=(nac train --config "$CONFIG" "${DATA_ARGS[@]}" --out "$RUN"
+       --init nac/pretrained/nac-16k.pt --steps "${STEPS:-100000}" --resume)
+fi
+# setsid: the run outlives the shell that started it; nice 19: interactive work comes first
+setsid nice -n 19 "${CMD[@]}" >>"$RUN/train.log" 2>&1 < /dev/null &
+echo $! > "$RUN/pid"
+echo "campaign $ARM started (pid $!, $OMP_NUM_THREADS thread(s)); log: $RUN/train.log"

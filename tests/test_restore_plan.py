@@ -1,0 +1,113 @@
+"""`nac restore` never hurts: bandwidth detection, the pass-through rule, strength, --explain,
+and the bounded restorer's guarantee on the reliable band."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+from scipy import signal
+
+from nac import checkpoint
+from nac.cli import cli
+from nac.restore import RestoreConfig, Restorer
+from nac.restore_plan import apply_plan, plan_restore
+from nac.sources import measure_bandwidth
+
+SR = 16000
+
+
+def noise(seconds=2.0, cutoff=None, sr=SR, seed=0):
+    x = np.random.default_rng(seed).standard_normal(int(seconds * sr)) * 0.1
+    if cutoff:  # a codec's band edge is a brick wall, not a gentle slope
+        spec = np.fft.rfft(x)
+        spec[np.fft.rfftfreq(len(x), 1 / sr) > cutoff] = 0
+        x = np.fft.irfft(spec, len(x))
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("cutoff", [3000, 4000, 5500])
+def test_bandwidth_detection_finds_the_cutoff(cutoff):
+    assert abs(measure_bandwidth(noise(cutoff=cutoff), SR) - cutoff) < 600
+
+
+def test_bandwidth_of_full_band_input_is_nyquist():
+    assert measure_bandwidth(noise(), SR) > 0.95 * SR / 2
+
+
+@pytest.fixture(scope="module")
+def bounded_path(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    cfg = RestoreConfig(dim=16, depth=2, mode="bounded")
+    model = Restorer(cfg)
+    with torch.no_grad():  # random weights: the bound must hold whatever the network says
+        model.head.proj.weight.normal_(0, 0.05)
+        model.head.proj.bias.zero_()
+        model.gain.weight.normal_(0, 0.5)
+        model.gain.bias.normal_(0, 3.0)
+    path = tmp_path_factory.mktemp("models") / "bounded.pt"
+    checkpoint.save(path, {"kind": "restore", "name": "bounded", "config": cfg.to_dict(), "model": model.state_dict()})
+    return str(path)
+
+
+def test_full_band_input_passes_through_bit_exact(tiny_restorer_path):
+    x = noise()[None]
+    plan = plan_restore(x, SR, "speech", tiny_restorer_path)
+    assert plan.action == "pass-through"
+    y, sr = apply_plan(x, SR, plan)
+    assert sr == SR and np.array_equal(y, x)
+
+
+def test_band_limited_input_is_restored(tiny_restorer_path):
+    x = noise(cutoff=4000)[None]
+    plan = plan_restore(x, SR, "speech", tiny_restorer_path)
+    assert plan.action == "restore" and abs(plan.bandwidth_hz - 4000) < 600
+    y, _ = apply_plan(x, SR, plan)
+    assert y.shape == x.shape and not np.array_equal(y, x)
+
+
+def test_strength_scales_the_change_and_zero_passes_through(tiny_restorer_path):
+    x = noise(cutoff=4000)[None]
+    full, _ = apply_plan(x, SR, plan_restore(x, SR, "speech", tiny_restorer_path, strength=1.0))
+    half, _ = apply_plan(x, SR, plan_restore(x, SR, "speech", tiny_restorer_path, strength=0.5))
+    np.testing.assert_allclose(half - x, 0.5 * (full - x), atol=2e-3)
+    none_plan = plan_restore(x, SR, "speech", tiny_restorer_path, strength=0.0)
+    assert none_plan.action == "pass-through"
+    assert np.array_equal(apply_plan(x, SR, none_plan)[0], x)
+    with pytest.raises(ValueError, match="strength"):
+        plan_restore(x, SR, "speech", tiny_restorer_path, strength=1.5)
+
+
+def test_bounded_restorer_keeps_the_reliable_band(bounded_path):
+    from nac.restore import load_restorer
+
+    model = load_restorer(bounded_path)
+    x = noise(cutoff=4000)
+    y = model.restore(x[None], cutoff_hz=4000.0)[0]
+    f, _, X = signal.stft(x, SR, nperseg=640)
+    _, _, Y = signal.stft(y, SR, nperseg=640)
+    low = f < 3400  # below the cutoff minus the analysis window's spread
+    ratio_db = 20 * np.log10(np.abs(Y[low]).mean(1) / np.abs(X[low]).mean(1))
+    assert np.abs(ratio_db).max() <= model.cfg.max_gain_db + 0.5
+    assert measure_bandwidth(y, SR) > 4500  # and it does generate the missing band
+
+
+def test_bounded_restorer_starts_as_the_identity():
+    model = Restorer(RestoreConfig(dim=16, depth=2, mode="bounded")).eval()
+    x = torch.from_numpy(noise(1.03))[None]
+    assert (model(x) - x).abs().max() < 1e-5  # cutoff defaults to Nyquist: nothing to generate
+
+
+def test_restore_explain_and_pass_through_cli(tmp_path, tiny_restorer_path):
+    sf.write(tmp_path / "clean.wav", noise(), SR)
+    out = tmp_path / "out.wav"
+    r = CliRunner().invoke(cli, ["restore", str(tmp_path / "clean.wav"), str(out), "--model", tiny_restorer_path,
+                                 "--content", "speech", "--explain"])
+    assert r.exit_code == 0, r.output
+    assert "pass-through" in r.output and "bandwidth" in r.output
+    y, _ = sf.read(out, dtype="float32")
+    np.testing.assert_allclose(y, noise(), atol=1e-4)  # 16-bit or float wav: the input back
+    r = CliRunner().invoke(cli, ["restore", str(tmp_path / "clean.wav"), str(tmp_path / "o2.wav"),
+                                 "--model", tiny_restorer_path, "--strength", "2"])
+    assert r.exit_code == 2 and not (tmp_path / "o2.wav").exists()
