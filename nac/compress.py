@@ -69,27 +69,36 @@ def decode_codes(model: NacCodec, chunks: Iterable[np.ndarray],
     """
     ctx, hop = model.context_frames, model.hop
     buf, buf_start, done = None, 0, 0  # buf holds frames [buf_start, buf_start + len)
+    phase = None  # a pitch-aware model's oscillator phase at buf_start (absolute, see NacCodec.decode)
     for incoming in chunks:
         incoming = torch.from_numpy(np.ascontiguousarray(incoming)).permute(1, 2, 0)  # (C, n_q, F)
         buf = incoming if buf is None else torch.cat([buf, incoming], -1)
         while buf_start + buf.shape[-1] - done >= frames_per_chunk + ctx:
-            yield _decode_block(model, buf, buf_start, done, done + frames_per_chunk, hop)
+            yield _decode_block(model, buf, buf_start, done, done + frames_per_chunk, hop, phase)
             done += frames_per_chunk
             keep_from = max(0, done - ctx) - buf_start
+            phase = _advance(model, phase, buf[..., :keep_from])
             buf, buf_start = buf[..., keep_from:], buf_start + keep_from
     while buf is not None and done < buf_start + buf.shape[-1]:
         end = min(done + frames_per_chunk, buf_start + buf.shape[-1])
-        yield _decode_block(model, buf, buf_start, done, end, hop)
+        yield _decode_block(model, buf, buf_start, done, end, hop, phase)
         done = end
 
 
+def _advance(model: NacCodec, phase: torch.Tensor | None, codes: torch.Tensor) -> torch.Tensor | None:
+    gained = model.oscillator_phase_before(codes)
+    if gained is None:
+        return None
+    return gained if phase is None else torch.remainder(phase + gained, 2 * np.pi)
+
+
 def _decode_block(model: NacCodec, buf: torch.Tensor, buf_start: int, start: int, end: int,
-                  hop: int) -> np.ndarray:
+                  hop: int, phase: torch.Tensor | None = None) -> np.ndarray:
     """Audio for frames [start, end), decoded with up to `context_frames` either side."""
     ctx = model.context_frames
     w0 = max(buf_start, start - ctx) - buf_start
     w1 = min(buf.shape[-1], end - buf_start + ctx)
-    audio = model.decode(buf[..., w0:w1])
+    audio = model.decode(buf[..., w0:w1], _advance(model, phase, buf[..., :w0]))
     left = start - buf_start - w0
     return audio[:, left * hop:(left + end - start) * hop].numpy()
 

@@ -62,6 +62,9 @@ class CodecConfig:
     # (`nac/pitch.py`), and the decoder gets the harmonic comb it implies. 6 kbps is then 11 VQ
     # levels + 1 pitch level, so the bitrate table stays exact.
     pitch: bool = False
+    # Pitch-aware decoders with Griffin-Lim: start it from an f0-driven oscillator's phase in
+    # voiced frames (true magnitudes: +0.4-0.5 PESQ over the predicted phase's start).
+    oscillator_phase: bool = True
 
     def __post_init__(self) -> None:
         self.encoder_depth = tuple(self.encoder_depth)
@@ -143,11 +146,25 @@ class Decoder(nn.Module):
             mag = mag * self.pitch.comb(x, f0)
         return mag, phase
 
-    def forward(self, z: torch.Tensor, f0: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, f0: torch.Tensor | None = None,
+                phase0: torch.Tensor | None = None) -> torch.Tensor:
+        """Waveform (B, N * hop). A pitch-aware decoder with Griffin-Lim starts it, in voiced
+        frames, from the phase of an oscillator driven by f0 (`phase0` (B,): the oscillator's
+        phase at the first frame, for windows cut out of a longer stream)."""
         mag, phase = self.spectrum(z, f0)
         if self.griffin_lim_iters:
+            if self.pitch is not None and self.cfg.oscillator_phase:
+                phase = self._oscillator_start(f0, phase, phase0)
             phase = self.head.griffin_lim(mag, phase, self.griffin_lim_iters)
         return self.head.istft(mag * phase)
+
+    def _oscillator_start(self, f0: torch.Tensor, phase: torch.Tensor, phase0: torch.Tensor | None) -> torch.Tensor:
+        if phase0 is None:
+            phase0 = torch.zeros(f0.shape[0], dtype=torch.float64, device=f0.device)
+        excitation = pitch_coding.oscillator(f0, phase0, self.cfg.hop, self.cfg.sample_rate)
+        spec = self.head.stft(excitation)
+        voiced = (pitch_coding.upsample(f0) > 0)[:, None, :] & (spec.abs() > 1e-6)
+        return torch.where(voiced, spec / (spec.abs() + 1e-12), phase)
 
     def magnitude(self, z: torch.Tensor, f0: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted STFT magnitude (B, bins, 2N): what is trained when Griffin-Lim makes the phase."""
@@ -261,12 +278,21 @@ class NacCodec(nn.Module):
         return codes
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """(B, n_q, N) codes -> (B, N * hop) audio."""
+    def decode(self, codes: torch.Tensor, phase0: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, n_q, N) codes -> (B, N * hop) audio. `phase0`: see `oscillator_phase_before`."""
         codes = codes.long()
         if self.pitch_levels:
-            return self.decoder(self.quantizer.decode(codes[:, :-1]), pitch_coding.dequantize(codes[:, -1]))
+            f0 = pitch_coding.dequantize(codes[:, -1])
+            return self.decoder(self.quantizer.decode(codes[:, :-1]), f0, phase0)
         return self.decoder(self.quantizer.decode(codes))
+
+    def oscillator_phase_before(self, codes: torch.Tensor) -> torch.Tensor | None:
+        """(B,) oscillator phase gained over `codes` (B, n_q, N): what a window starting right
+        after them passes as `decode(..., phase0=...)`. None for models without pitch."""
+        if not self.pitch_levels:
+            return None
+        f0 = pitch_coding.dequantize(codes[:, -1].long())
+        return torch.remainder(pitch_coding.phase_advance(f0, self.hop, self.sample_rate).sum(-1), 2 * math.pi)
 
     # --- training --------------------------------------------------------------------------
     def forward(self, wav: torch.Tensor, pitch_codes: torch.Tensor | None = None

@@ -118,3 +118,31 @@ def features(f0: torch.Tensor, n: int = 8) -> torch.Tensor:
     angles = math.pi * pos[:, None, :] * torch.arange(1, n + 1, device=f0.device, dtype=torch.float32)[None, :, None]
     fourier = torch.cat([torch.sin(angles), torch.cos(angles)], 1) * voiced[:, None]
     return torch.cat([voiced[:, None], (pos * voiced)[:, None], fourier], 1)
+
+
+def phase_advance(f0: torch.Tensor, hop: int, sample_rate: int) -> torch.Tensor:
+    """Oscillator phase gained over each code frame (B, N), radians, float64."""
+    return 2 * math.pi * f0.double() * hop / sample_rate
+
+
+def oscillator(f0: torch.Tensor, phase0: torch.Tensor, hop: int, sample_rate: int) -> torch.Tensor:
+    """(B, N) f0 per code frame -> (B, N * hop) harmonic excitation: all harmonics below Nyquist
+    at equal amplitude (a band-limited pulse train), silent where unvoiced.
+
+    The phase is continuous and absolute: `phase0` (B,) is the phase at the first frame, so a
+    window cut out of a longer signal gets exactly the samples the whole signal would have,
+    which keeps chunked decoding equal to whole-file decoding.
+    """
+    f0 = f0.double()
+    b, n = f0.shape
+    start = phase0.double()[:, None] + torch.cumsum(phase_advance(f0, hop, sample_rate), 1) - phase_advance(f0, hop, sample_rate)
+    within = torch.arange(hop, dtype=torch.float64, device=f0.device) / sample_rate
+    phase = torch.remainder(start[:, :, None] + 2 * math.pi * f0[:, :, None] * within, 2 * math.pi)
+    harmonics = torch.floor(sample_rate / 2 / f0.clamp_min(1.0))[:, :, None]
+    # Dirichlet kernel: sum_{k=1..K} cos(k x) = sin((K + 1/2) x) / (2 sin(x / 2)) - 1/2
+    half = torch.sin(phase / 2)
+    near_zero = half.abs() < 1e-9
+    value = torch.sin((harmonics + 0.5) * phase) / (2 * torch.where(near_zero, torch.ones_like(half), half)) - 0.5
+    value = torch.where(near_zero, harmonics, value)
+    value = value * (f0 > 0)[:, :, None]
+    return value.reshape(b, n * hop).float()

@@ -249,7 +249,7 @@ class Trainer:
         stop = min(cfg.steps, until) if until is not None else cfg.steps
         log_path = self.out / "metrics.csv"
         writer, log_file = None, None
-        usage = torch.zeros(self.model_cfg.n_q, self.model_cfg.codebook_size)
+        usage = torch.zeros(self.model.quantizer.n_q, self.model_cfg.codebook_size)  # VQ levels (pitch has none)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc="train")
         t0, s0 = time.time(), self.step
         while self.step < stop:

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Compare codec checkpoints on held-out speech at one bitrate, file by file (paired).
+
+    python scripts/ab_eval.py runs/campaign-baseline/latest.pt runs/campaign-pitch/latest.pt \
+        [--kbps 6] [--visqol] [--set oscillator_phase=false] [--csv out.csv]
+
+Each MODEL is a registry name or a checkpoint (training or exported). Files: dev speech of at
+least --min-seconds (ViSQOL misleads on short clips). Prints mean and 95 % CI of PESQ-WB,
+harmonic correlation, mel distance (and ViSQOL), and the paired difference of each model from
+the first, whose CI says whether a gap is real.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nac.audio import read_audio, resample  # noqa: E402
+from nac.checkpoint import float_state  # noqa: E402
+from nac.compress import decode_codes, encode_codes  # noqa: E402
+from nac.data import list_audio  # noqa: E402
+from nac.evaluate import mean_ci  # noqa: E402
+from nac.metrics import harmonic_correlation, mel_distance, pesq_wb, visqol  # noqa: E402
+from nac.model import CodecConfig, NacCodec  # noqa: E402
+from nac.registry import load_checkpoint  # noqa: E402
+
+
+def load(spec: str, overrides: dict) -> NacCodec:
+    ckpt, _ = load_checkpoint(spec)
+    model = NacCodec(CodecConfig(**{**ckpt["config"], **overrides}))
+    state = {k: v for k, v in float_state(ckpt["model"]).items() if k in model.state_dict()}
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
+def code(model: NacCodec, x: np.ndarray, kbps: float) -> np.ndarray:
+    chunks = list(encode_codes(model, x[None], kbps))
+    return np.concatenate(list(decode_codes(model, chunks)), axis=1)[0, : len(x)]
+
+
+def parse_value(text: str):
+    return {"true": True, "false": False}.get(text.lower(), int(text) if text.lstrip("-").isdigit() else text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev" / "speech")
+    ap.add_argument("--kbps", type=float, default=6.0)
+    ap.add_argument("--min-seconds", type=float, default=2.5)
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--visqol", action="store_true")
+    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE override of the model config")
+    ap.add_argument("--csv", type=Path)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    overrides = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    files = []
+    for f in list_audio(args.dev):
+        x, sr = read_audio(f)
+        x = resample(x.mean(0, keepdims=True), sr, 16000)[0]
+        if len(x) >= args.min_seconds * 16000:
+            files.append((f.name, x))
+    files = files[:: args.stride]
+    results = {}
+    for spec in args.models:
+        model = load(spec, overrides)
+        rows = []
+        for name, x in files:
+            y = code(model, x, args.kbps)
+            row = {"file": name, "pesq": pesq_wb(x, y, 16000), "harmonic": harmonic_correlation(x, y, 16000),
+                   "mel": mel_distance(x, y, 16000)}
+            if args.visqol:
+                row["visqol"] = visqol(x, y, 16000, "speech")
+            rows.append(row)
+        results[spec] = rows
+    metrics = [m for m in ("pesq", "visqol", "harmonic", "mel") if m in results[args.models[0]][0]]
+    print(f"{len(files)} dev speech files >= {args.min_seconds:g} s, {args.kbps:g} kbps"
+          + (f", overrides {overrides}" if overrides else ""))
+    first = results[args.models[0]]
+    for spec, rows in results.items():
+        cells = []
+        for m in metrics:
+            mean, ci = mean_ci([r[m] for r in rows])
+            cell = f"{m} {mean:.3f} ± {ci:.3f}"
+            if rows is not first:
+                d_mean, d_ci = mean_ci([r[m] - f[m] for r, f in zip(rows, first)])
+                cell += f" (Δ {d_mean:+.3f} ± {d_ci:.3f})"
+            cells.append(cell)
+        print(f"{spec}: " + "; ".join(cells))
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["model", "file"] + metrics)
+            for spec, rows in results.items():
+                for r in rows:
+                    w.writerow([spec, r["file"]] + [f"{r[m]:.4f}" for m in metrics])
+
+
+if __name__ == "__main__":
+    main()
