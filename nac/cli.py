@@ -172,7 +172,8 @@ def info(src: str, as_json: bool) -> None:
         "file": src, "bytes": size, "magic": "NAC", "version": reader.header.version,
         "bitrate_byte": reader.header.bitrate, "nominal_kbps": reader.header.kbps,
         "duration_s": round(duration, 3), "real_kbps": round(payload_kbps, 3),
-        "file_kbps": round(total_kbps, 3), "chunks": chunks, "integrity": crc, "metadata": m,
+        "file_kbps": round(total_kbps, 3), "chunks": chunks, "integrity": crc,
+        "header_crc": "ok" if reader.header.version >= 2 else "none (version 1 file)", "metadata": m,
     }
     if as_json:
         click.echo(json.dumps(result, indent=2))

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np
-import torch
 
-from .audio import fit_length, resample
+from .audio import resample
 from .bitstream import ModelMismatchError, NacReader, NacWriter, model_rate_samples
-from .chunking import context_windows
 from .model import CodecConfig, NacCodec
 from .checkpoint import float_state
 from .registry import DEFAULT_CODEC, REGISTRY, load_checkpoint
+from .streaming import StreamingDecoder, StreamingEncoder, StreamingResampler
 
 FRAMES_PER_CHUNK = 250  # 5 s at 50 Hz: ~0.3 % container overhead at 6 kbps
 
@@ -53,12 +52,9 @@ def load_loaded(name: str) -> LoadedModel:
 def encode_codes(model: NacCodec, audio: np.ndarray, kbps: float,
                  frames_per_chunk: int = FRAMES_PER_CHUNK) -> Iterator[np.ndarray]:
     """(C, T) audio at the model rate -> chunks of (frames, C, n_q) codes."""
-    hop = model.hop
-    total = -(-audio.shape[1] // hop)
-    padded = torch.from_numpy(fit_length(audio, total * hop))
-    for w0, w1, c0, c1 in context_windows(total, frames_per_chunk, model.context_frames):
-        codes = model.encode(padded[:, w0 * hop:w1 * hop], kbps)  # (C, n_q, frames)
-        yield codes[:, :, c0 - w0:c1 - w0].permute(2, 0, 1).numpy()
+    encoder = StreamingEncoder(model, kbps, frames_per_chunk)
+    yield from encoder.push(audio)
+    yield from encoder.flush()
 
 
 def decode_codes(model: NacCodec, chunks: Iterable[np.ndarray],
@@ -67,40 +63,10 @@ def decode_codes(model: NacCodec, chunks: Iterable[np.ndarray],
 
     Holds at most one block plus `context_frames` on each side, whatever the chunk sizes.
     """
-    ctx, hop = model.context_frames, model.hop
-    buf, buf_start, done = None, 0, 0  # buf holds frames [buf_start, buf_start + len)
-    phase = None  # a pitch-aware model's oscillator phase at buf_start (absolute, see NacCodec.decode)
-    for incoming in chunks:
-        incoming = torch.from_numpy(np.ascontiguousarray(incoming)).permute(1, 2, 0)  # (C, n_q, F)
-        buf = incoming if buf is None else torch.cat([buf, incoming], -1)
-        while buf_start + buf.shape[-1] - done >= frames_per_chunk + ctx:
-            yield _decode_block(model, buf, buf_start, done, done + frames_per_chunk, hop, phase)
-            done += frames_per_chunk
-            keep_from = max(0, done - ctx) - buf_start
-            phase = _advance(model, phase, buf[..., :keep_from])
-            buf, buf_start = buf[..., keep_from:], buf_start + keep_from
-    while buf is not None and done < buf_start + buf.shape[-1]:
-        end = min(done + frames_per_chunk, buf_start + buf.shape[-1])
-        yield _decode_block(model, buf, buf_start, done, end, hop, phase)
-        done = end
-
-
-def _advance(model: NacCodec, phase: torch.Tensor | None, codes: torch.Tensor) -> torch.Tensor | None:
-    gained = model.oscillator_phase_before(codes)
-    if gained is None:
-        return None
-    return gained if phase is None else torch.remainder(phase + gained, 2 * np.pi)
-
-
-def _decode_block(model: NacCodec, buf: torch.Tensor, buf_start: int, start: int, end: int,
-                  hop: int, phase: torch.Tensor | None = None) -> np.ndarray:
-    """Audio for frames [start, end), decoded with up to `context_frames` either side."""
-    ctx = model.context_frames
-    w0 = max(buf_start, start - ctx) - buf_start
-    w1 = min(buf.shape[-1], end - buf_start + ctx)
-    audio = model.decode(buf[..., w0:w1], _advance(model, phase, buf[..., :w0]))
-    left = start - buf_start - w0
-    return audio[:, left * hop:(left + end - start) * hop].numpy()
+    decoder = StreamingDecoder(model, frames_per_chunk)
+    for chunk in chunks:
+        yield from decoder.push(chunk)
+    yield from decoder.flush()
 
 
 def compress_to_file(audio: np.ndarray, sr: int, f: BinaryIO, kbps: float = 6.0,
@@ -127,9 +93,15 @@ def compress_to_file(audio: np.ndarray, sr: int, f: BinaryIO, kbps: float = 6.0,
         writer.write_chunk(chunk)
 
 
-def decompress_from_file(f: BinaryIO, model: str | None = None, sample_rate: int | None = None
-                         ) -> tuple[np.ndarray, int]:
-    """Decode a .nac stream to ((C, T) float32 audio, rate); T is exact for the original rate."""
+def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | None = None
+                      ) -> tuple[dict, Iterator[np.ndarray]]:
+    """Decode a .nac stream block by block in bounded memory.
+
+    Returns (info, blocks): info has `channels`, `sample_rate` (of the output) and `num_samples`
+    (exact, known from the header before any decoding); blocks are (C, T) float32 arrays at that
+    rate whose lengths add up to `num_samples`. The file is validated up front; a problem found
+    later (a CRC mismatch in chunk 7) raises while iterating, before that chunk's audio is made.
+    """
     reader = NacReader(f)
     m = reader.metadata
     if model is None and m["model"] not in REGISTRY:
@@ -141,17 +113,30 @@ def decompress_from_file(f: BinaryIO, model: str | None = None, sample_rate: int
         raise ModelMismatchError(f"this file was encoded with {m['model']} ({m['model_sha256']}), "
                                  f"but the model loaded has sha256 {loaded.sha256[:16]}")
     check_stream(reader, loaded.model)
-    # the decoder's block size is ours to choose: a file's frames_per_chunk of 1 must not make
-    # decoding a hundred times slower (every block pays the context on both sides)
-    pieces = list(decode_codes(loaded.model, reader.chunks()))
-    audio = np.concatenate(pieces, axis=1) if pieces else np.zeros((reader.channels, 0), np.float32)
-    n_model = model_rate_samples(reader.num_samples, reader.original_sample_rate, reader.sample_rate)
-    audio = fit_length(audio, n_model)
     out_rate = sample_rate or reader.original_sample_rate
-    out = resample(audio, reader.sample_rate, out_rate)
     length = reader.num_samples if out_rate == reader.original_sample_rate else \
         model_rate_samples(reader.num_samples, reader.original_sample_rate, out_rate)
-    return fit_length(out, length), out_rate
+    n_model = model_rate_samples(reader.num_samples, reader.original_sample_rate, reader.sample_rate)
+    info = {"channels": reader.channels, "sample_rate": out_rate, "num_samples": length}
+
+    def blocks() -> Iterator[np.ndarray]:
+        # the decoder's block size is ours to choose: a file's frames_per_chunk of 1 must not make
+        # decoding a hundred times slower (every block pays the context on both sides)
+        model_len = StreamingResampler(reader.sample_rate, reader.sample_rate, reader.channels, n_model)
+        to_out = StreamingResampler(reader.sample_rate, out_rate, reader.channels, length)
+        for audio in decode_codes(loaded.model, reader.chunks()):
+            yield to_out.push(model_len.push(audio))
+        yield to_out.push(model_len.push(np.zeros((reader.channels, 0), np.float32), last=True), last=True)
+
+    return info, blocks()
+
+
+def decompress_from_file(f: BinaryIO, model: str | None = None, sample_rate: int | None = None
+                         ) -> tuple[np.ndarray, int]:
+    """Decode a .nac stream to ((C, T) float32 audio, rate); T is exact for the original rate."""
+    info, blocks = decompress_blocks(f, model, sample_rate)
+    audio = np.concatenate([np.zeros((info["channels"], 0), np.float32), *blocks], axis=1)
+    return audio, info["sample_rate"]
 
 
 def _file_name(name: str) -> str:

@@ -45,6 +45,7 @@ def test_info_reports_bitrate_byte_and_real_bitrate(tmp_path, wav, tiny_model_pa
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
     assert info["bitrate_byte"] == 60 and info["integrity"] == "ok" and info["version"] == 2
+    assert info["header_crc"] == "ok"
     assert abs(info["real_kbps"] - 6.0) / 6.0 < 0.02
     assert info["file_kbps"] > info["real_kbps"]
     assert info["chunks"] == 3 and info["metadata"]["n_q"] == 12

@@ -1,6 +1,5 @@
 """Pitch as a coded side channel: tracking, the 10-bit code, the comb, and a pitch-aware codec
 (bitrates, chunked = whole decoding, warm start from a model without pitch, training)."""
-import io
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from nac import checkpoint, pitch
 from nac.compress import decode_codes
 from nac.model import CodecConfig, NacCodec
 from nac.train import Trainer
-from tests.conftest import TINY, tone
+from tests.conftest import TINY
 from tests.test_train import data_dir, small_cfg  # noqa: F401 - fixture reuse
 
 

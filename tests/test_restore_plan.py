@@ -1,6 +1,5 @@
 """`nac restore` never hurts: bandwidth detection, the pass-through rule, strength, --explain,
 and the bounded restorer's guarantee on the reliable band."""
-from pathlib import Path
 
 import numpy as np
 import pytest
