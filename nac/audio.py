@@ -5,6 +5,7 @@ Arrays are float32 shaped (channels, samples) throughout.
 from __future__ import annotations
 
 import contextlib
+from typing import Iterator
 import os
 import tempfile
 from pathlib import Path
@@ -37,11 +38,13 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(audio, dtype=np.float32), int(sr)
 
 
-def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
+def _read_with_av(path, name=None) -> tuple[np.ndarray, int]:
     import av
 
+    source = str(path) if isinstance(path, (str, Path)) else path  # a path, or stdin's bytes
+    path = name or path  # what error messages call it
     try:
-        with av.open(str(path)) as container:
+        with av.open(source) as container:
             if not container.streams.audio:
                 raise AudioError(f"{path}: no audio stream")
             stream = container.streams.audio[0]
@@ -109,3 +112,80 @@ def atomic_output(path: str | os.PathLike):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# --- block I/O: bounded memory for long files, pipes for stdin/stdout ------------------------
+
+BLOCK_SECONDS = 10.0
+
+
+def read_blocks(path: str) -> tuple[int, int, int, Iterator[np.ndarray]]:
+    """(rate, channels, total samples, iterator of (C, T) float32 blocks) for a file or "-".
+
+    Files soundfile can seek are read 10 s at a time; stdin and compressed formats that only
+    PyAV reads are read whole first (a .nac header needs the length before the first chunk).
+    """
+    import io
+    import sys
+
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise AudioError("stdin: no data")
+        try:
+            audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+            audio = audio.T
+        except Exception:
+            audio, sr = _read_with_av(io.BytesIO(data), "stdin")
+        _check(audio, sr, "stdin")
+        return int(sr), audio.shape[0], audio.shape[1], iter([np.ascontiguousarray(audio, dtype=np.float32)])
+    try:
+        info = sf.info(path)
+    except Exception:
+        audio, sr = read_audio(path)
+        return sr, audio.shape[0], audio.shape[1], iter([audio])
+    _check(np.zeros((1, info.frames)), info.samplerate, path)
+    block = int(BLOCK_SECONDS * info.samplerate)
+
+    def blocks():
+        for b in sf.blocks(path, blocksize=block, dtype="float32", always_2d=True):
+            yield np.ascontiguousarray(b.T)
+
+    return int(info.samplerate), int(info.channels), int(info.frames), blocks()
+
+
+def _check(audio: np.ndarray, sr: int, name) -> None:
+    if audio.shape[1] == 0:
+        raise AudioError(f"{name}: contains no audio samples")
+    if not MIN_RATE <= sr <= MAX_RATE:
+        raise AudioError(f"{name}: sample rate {sr} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+
+
+def write_blocks(path: str, blocks, sr: int, channels: int, num_samples: int) -> None:
+    """Write (C, T) blocks to .wav/.flac atomically, or as a 16-bit WAV stream to stdout ("-")."""
+    import sys
+
+    if path == "-":
+        out = sys.stdout.buffer
+        out.write(wav_header(sr, channels, num_samples))
+        for b in blocks:
+            out.write((np.clip(b, -1.0, 1.0).T * 32767.0).round().astype("<i2").tobytes())
+        out.flush()
+        return
+    fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise AudioError(f"{path}: can only write {', '.join(WRITE_FORMATS)} files")
+    with atomic_output(path) as tmp:
+        with sf.SoundFile(tmp, "w", sr, channels, fmt[1], format=fmt[0]) as f:
+            for b in blocks:
+                f.write(np.clip(b, -1.0, 1.0).T)
+
+
+def wav_header(sr: int, channels: int, num_samples: int) -> bytes:
+    """A 16-bit PCM WAV header for a stream whose length is known up front (a .nac file's is)."""
+    import struct
+
+    data = num_samples * channels * 2
+    return (b"RIFF" + struct.pack("<I", 36 + data) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, sr, sr * channels * 2, channels * 2, 16)
+            + b"data" + struct.pack("<I", data))

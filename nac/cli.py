@@ -69,15 +69,21 @@ def cli(debug: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @friendly_errors
 def encode(src: str, dst: str, kbps: str, model: str | None, force: bool) -> None:
-    """Encode an audio file (wav/flac/ogg/opus/mp3/m4a, any rate) to a .nac file."""
-    from .audio import atomic_output, read_audio
-    from .compress import compress_to_file
+    """Encode an audio file (wav/flac/ogg/opus/mp3/m4a, any rate) to a .nac file.
+
+    SRC "-" reads stdin (`ffmpeg -i in.mkv -f wav - | nac encode - out.nac`). Seekable wav/flac
+    input is read and coded 10 s at a time: memory stays flat however long the file."""
+    from .audio import atomic_output, read_blocks
+    from .compress import compress_blocks
     from .registry import DEFAULT_CODEC
 
-    check_paths(src, dst, force)
-    audio, sr = read_audio(src)
+    if src != "-":
+        check_paths(src, dst, force)
+    elif Path(dst).exists() and not force:
+        raise UserError(f"{dst} exists (use --force to overwrite)")
+    sr, channels, total, blocks = read_blocks(src)
     with atomic_output(dst) as tmp, open(tmp, "wb") as f:
-        compress_to_file(audio, sr, f, float(kbps), model or DEFAULT_CODEC)
+        compress_blocks(blocks, sr, channels, total, f, float(kbps), model or DEFAULT_CODEC)
 
 
 @cli.command()
@@ -92,18 +98,30 @@ def encode(src: str, dst: str, kbps: str, model: str | None, force: bool) -> Non
 @friendly_errors
 def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postfilter: bool,
            postfilter_model: str | None, force: bool) -> None:
-    """Decode a .nac file to .wav or .flac (original rate, channels and length)."""
-    from .audio import write_audio
-    from .compress import decompress_from_file
+    """Decode a .nac file to .wav or .flac (original rate, channels and length).
 
-    check_paths(src, dst, force)
+    DST "-" writes a 16-bit WAV stream to stdout (`nac decode in.nac - | aplay`). Without
+    --postfilter, decoding runs block by block: memory stays flat however long the file."""
+    from .audio import write_audio, write_blocks
+    from .compress import decompress_blocks, decompress_from_file
+
+    if dst != "-":
+        check_paths(src, dst, force)
+    elif not Path(src).exists():
+        raise UserError(f"{src}: no such file")
     with open(src, "rb") as f:
+        if not postfilter:
+            info, blocks = decompress_blocks(f, model, sample_rate)
+            write_blocks(dst, blocks, info["sample_rate"], info["channels"], info["num_samples"])
+            return
         audio, sr = decompress_from_file(f, model, sample_rate)
-    if postfilter:
-        from .restore import restore_audio
+    from .restore import restore_audio
 
-        audio = restore_audio(audio, sr, "auto", postfilter_model, sr)[0]
-    write_audio(dst, audio, sr)
+    audio = restore_audio(audio, sr, "auto", postfilter_model, sr)[0]
+    if dst == "-":
+        write_blocks(dst, [audio], sr, audio.shape[0], audio.shape[1])
+    else:
+        write_audio(dst, audio, sr)
 
 
 @cli.command()

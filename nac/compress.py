@@ -14,7 +14,6 @@ from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np
 
-from .audio import resample
 from .bitstream import ModelMismatchError, NacReader, NacWriter, model_rate_samples
 from .model import CodecConfig, NacCodec
 from .checkpoint import float_state
@@ -72,15 +71,23 @@ def decode_codes(model: NacCodec, chunks: Iterable[np.ndarray],
 def compress_to_file(audio: np.ndarray, sr: int, f: BinaryIO, kbps: float = 6.0,
                      model: str = DEFAULT_CODEC, frames_per_chunk: int = FRAMES_PER_CHUNK) -> None:
     """Encode (C, T) float audio at rate `sr` into the open binary file `f`."""
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    compress_blocks([audio], sr, audio.shape[0], audio.shape[1], f, kbps, model, frames_per_chunk)
+
+
+def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_samples: int, f: BinaryIO,
+                    kbps: float = 6.0, model: str = DEFAULT_CODEC, frames_per_chunk: int = FRAMES_PER_CHUNK
+                    ) -> None:
+    """Encode (C, T) blocks of any size at rate `sr`, `num_samples` in all, in bounded memory:
+    blocks are resampled and coded as they come, chunks written as soon as they are ready."""
     loaded = load_loaded(model)
     codec = loaded.model
     frames_per_chunk = max(frames_per_chunk, codec.context_frames)
     n_q = codec.n_q_for(kbps)
-    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     metadata = {
-        "format_version": 2, "model": model if model in REGISTRY else _file_name(loaded.name), "model_sha256": loaded.sha256[:16],
-        "sample_rate": codec.sample_rate, "original_sample_rate": int(sr),
-        "channels": int(audio.shape[0]), "num_samples": int(audio.shape[1]),
+        "format_version": 2, "model": model if model in REGISTRY else _file_name(loaded.name),
+        "model_sha256": loaded.sha256[:16], "sample_rate": codec.sample_rate, "original_sample_rate": int(sr),
+        "channels": int(channels), "num_samples": int(num_samples),
         "frame_rate": codec.frame_rate, "hop": codec.hop, "n_q": n_q,
         "bits_per_code": codec.cfg.bits_per_code, "frames_per_chunk": frames_per_chunk, "kbps": kbps,
     }
@@ -89,7 +96,13 @@ def compress_to_file(audio: np.ndarray, sr: int, f: BinaryIO, kbps: float = 6.0,
 
         metadata["pitch"] = describe()
     writer = NacWriter(f, metadata, kbps)
-    for chunk in encode_codes(codec, resample(audio, sr, codec.sample_rate), kbps, frames_per_chunk):
+    to_model = StreamingResampler(sr, codec.sample_rate, channels,
+                                  model_rate_samples(num_samples, sr, codec.sample_rate))
+    encoder = StreamingEncoder(codec, kbps, frames_per_chunk)
+    for block in blocks:
+        for chunk in encoder.push(to_model.push(np.atleast_2d(np.asarray(block, dtype=np.float32)))):
+            writer.write_chunk(chunk)
+    for chunk in encoder.push(to_model.push(np.zeros((channels, 0), np.float32), last=True)) + encoder.flush():
         writer.write_chunk(chunk)
 
 
