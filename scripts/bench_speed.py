@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Speed and memory of NAC on one CPU thread -> reports/speed.md (+ speed_rss.png).
+
+    python scripts/bench_speed.py [--model nac-16k] [--lengths 1 15 60]
+
+1. Real-time factor of each stage on 60 s of dev speech (or a synthetic signal without ../shared):
+   STFT features + encoder, quantizer, pitch tracking (pitch-aware models), decoder network,
+   Griffin-Lim + iSTFT, resampling 16 -> 48 kHz, and the whole CLI round trip.
+2. Peak RSS of `nac encode` and `nac decode` (separate processes, 48 kHz stereo input) against
+   the file's length: memory must stay flat (block-wise I/O and coding).
+3. Latency of the streaming API (look-ahead of the layers' receptive field).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nac.audio import resample  # noqa: E402
+from nac.compress import load_model  # noqa: E402
+from nac import pitch as pitch_coding  # noqa: E402
+
+
+def speech(seconds: float) -> np.ndarray:
+    dev = ROOT.parent / "shared" / "data" / "dev" / "speech"
+    if dev.is_dir():
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from bench_codec import dev_speech
+
+        return dev_speech(dev.parent, seconds)[0]
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (0.3 * np.sin(2 * np.pi * 150 * t * (1 + 0.1 * np.sin(t)))).astype(np.float32)
+
+
+def timed(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+@torch.no_grad()
+def stages(model_name: str, seconds: float = 60.0) -> list[tuple[str, float]]:
+    model = load_model(model_name)
+    x = torch.from_numpy(speech(seconds))[None]
+    kbps = 6.0
+    n_q = model.n_q_for(kbps) - model.pitch_levels
+    x = model._pad(x)
+    z = model.encoder(x)
+    codes = model.quantizer.encode(z, n_q)
+    q = model.quantizer.decode(codes)
+    f0 = pitch_coding.dequantize(pitch_coding.encode(x, 16000, model.hop)[0])[None] if model.pitch_levels else None
+    dec = model.decoder
+    mag, phase = dec.spectrum(q, f0)
+    out = []
+    out.append(("encoder (STFT + ConvNeXt)", timed(lambda: model.encoder(x))))
+    out.append(("quantizer encode (11-12 levels)", timed(lambda: model.quantizer.encode(z, n_q))))
+    if model.pitch_levels:
+        out.append(("pitch tracking (DIO + StoneMask)", timed(lambda: pitch_coding.encode(x, 16000, model.hop), 1)))
+    out.append(("quantizer decode", timed(lambda: model.quantizer.decode(codes))))
+    out.append(("decoder network (magnitude)", timed(lambda: dec.spectrum(q, f0))))
+    if dec.griffin_lim_iters:
+        out.append((f"Griffin-Lim ({dec.griffin_lim_iters} it.) + iSTFT",
+                    timed(lambda: dec.head.istft(mag * dec.head.griffin_lim(mag, phase, dec.griffin_lim_iters)))))
+    audio = x.numpy()
+    out.append(("resample 16 -> 48 kHz (soxr HQ)", timed(lambda: resample(audio, 16000, 48000))))
+    return [(name, seconds / t) for name, t in out]
+
+
+def cli_round_trip(model_name: str, seconds: float = 60.0) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        sf.write(f"{tmp}/in.wav", speech(seconds), 16000)
+        nac = [sys.executable, "-m", "nac"]
+        t = time.perf_counter()
+        subprocess.run(nac + ["encode", f"{tmp}/in.wav", f"{tmp}/x.nac", "--model", model_name], check=True,
+                       env=_one_thread())
+        enc = time.perf_counter() - t
+        t = time.perf_counter()
+        subprocess.run(nac + ["decode", f"{tmp}/x.nac", f"{tmp}/out.wav"], check=True, env=_one_thread())
+        return seconds / enc, seconds / (time.perf_counter() - t)
+
+
+def _one_thread() -> dict:
+    import os
+
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def peak_rss(minutes: float, model_name: str) -> tuple[float, float]:
+    """(encode, decode) peak RSS in MB for a 48 kHz stereo file of `minutes`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        with sf.SoundFile(f"{tmp}/in.wav", "w", 48000, 2, "PCM_16") as f:
+            block = speech(10.0)
+            block = resample(block[None], 16000, 48000)[0]
+            for _ in range(int(minutes * 6)):
+                f.write(np.stack([block, block[::-1]], 1) * rng.uniform(0.5, 1.0))
+        rss = []
+        for cmd in (["encode", f"{tmp}/in.wav", f"{tmp}/x.nac", "--model", model_name],
+                    ["decode", f"{tmp}/x.nac", f"{tmp}/out.wav"]):
+            out = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "nac"] + cmd,
+                                 capture_output=True, text=True, env=_one_thread())
+            if out.returncode:
+                raise SystemExit(out.stderr)
+            rss.append(int(out.stderr.strip().splitlines()[-1]) / 1024)
+        return rss[0], rss[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="nac-16k")
+    ap.add_argument("--lengths", type=float, nargs="+", default=[1, 15, 60], help="minutes")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "speed.md")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    model = load_model(args.model)
+    lines = ["# Speed and memory (one CPU thread)", "",
+             f"`python scripts/bench_speed.py --model {args.model}`: one thread (`torch.set_num_threads(1)`, "
+             "OMP_NUM_THREADS=1 for the CLI runs) on this project's 2-core machine.", "",
+             "## Stages (60 s of dev speech, 6 kbps)", "", "| stage | × real time |", "|---|---|"]
+    for name, rtf in stages(args.model):
+        lines.append(f"| {name} | {rtf:.0f}× |")
+    enc, dec = cli_round_trip(args.model)
+    lines += ["", f"CLI, whole process (Python start-up and model load included): `nac encode` {enc:.0f}×, "
+              f"`nac decode` {dec:.0f}× real time on 60 s.", ""]
+    lines += ["## Memory against file length (48 kHz stereo wav in, 6 kbps)", "",
+              "| minutes | encode peak RSS | decode peak RSS |", "|---|---|---|"]
+    rows = []
+    for minutes in args.lengths:
+        e, d = peak_rss(minutes, args.model)
+        rows.append((minutes, e, d))
+        lines.append(f"| {minutes:g} | {e:.0f} MB | {d:.0f} MB |")
+    ratio = rows[-1][2] / rows[0][2]
+    lines += ["", f"Decoding {rows[-1][0]:g} min takes {ratio:.2f}× the peak memory of {rows[0][0]:g} min "
+              f"(target ≤ 1.5×).", ""]
+    ctx = model.context_frames
+    lines += ["## Streaming latency", "",
+              f"`StreamingEncoder` / `StreamingDecoder` (`nac/streaming.py`) emit a frame once "
+              f"{ctx} frames of look-ahead have arrived: {ctx * model.hop / model.sample_rate * 1000:.0f} ms each "
+              "way (the decoder's share is mostly Griffin-Lim's reach); no low-latency mode yet.", ""]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot([r[0] for r in rows], [r[1] for r in rows], "o-", label="nac encode")
+        ax.plot([r[0] for r in rows], [r[2] for r in rows], "s-", label="nac decode")
+        ax.set_xlabel("file length (minutes, 48 kHz stereo)")
+        ax.set_ylabel("peak RSS (MB)")
+        ax.set_ylim(0, max(max(r[1], r[2]) for r in rows) * 1.3)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        png = args.out.with_name("speed_rss.png")
+        fig.savefig(png, dpi=110)
+        lines += [f"![peak RSS against length]({png.name})", ""]
+    except ImportError:
+        pass
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
