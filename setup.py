@@ -9,16 +9,18 @@ setup(
     long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["nac", "nac.*"]),
-    package_data={"nac": ["pretrained/*.pt", "pretrained/*.json"]},
+    package_data={"nac": ["pretrained/*.pt", "pretrained/*.json", "ui/*.html"]},
     python_requires=">=3.10",
     install_requires=[
         "torch==2.13.0", "einops", "vector-quantize-pytorch", "numpy", "soundfile", "click",
-        "construct", "av", "soxr", "tqdm", "scipy",
+        "construct", "av", "soxr", "tqdm", "scipy", "pyworld-prebuilt",
     ],
     extras_require={
         "eval": ["pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert",
                  "speechmos", "librosa", "onnxruntime", "requests"],
-        "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert"],
+        "ui": ["fastapi", "uvicorn", "python-multipart", "matplotlib"],
+        "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert",
+                 "fastapi", "uvicorn", "python-multipart", "httpx", "selenium"],
     },
     entry_points={"console_scripts": ["nac = nac.cli:main"]},
 )

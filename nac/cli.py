@@ -167,32 +167,13 @@ def info(src: str, as_json: bool) -> None:
     """Show a .nac file's header, metadata, duration, real bitrate and chunk CRC status."""
     import json
 
-    from .bitstream import NacFormatError, NacReader
+    from .bitstream import inspect
 
     if not Path(src).is_file():
         raise UserError(f"{src}: no such file")
-    size = Path(src).stat().st_size
     with open(src, "rb") as f:
-        reader = NacReader(f)
-        chunks, crc = 0, "ok"
-        try:
-            for _ in reader.chunks():
-                chunks += 1
-        except NacFormatError as exc:
-            crc = f"FAILED: {exc}"
-    m = reader.metadata
-    duration = reader.num_samples / reader.original_sample_rate
-    # real bitrate: chunk headers + payload per channel, what the codes cost; file_kbps adds
-    # the one-off header and metadata (~0.3 kB), which matter only for very short clips
-    payload_kbps = (size - reader.header.size) * 8 / duration / 1000 / reader.channels
-    total_kbps = size * 8 / duration / 1000
-    result = {
-        "file": src, "bytes": size, "magic": "NAC", "version": reader.header.version,
-        "bitrate_byte": reader.header.bitrate, "nominal_kbps": reader.header.kbps,
-        "duration_s": round(duration, 3), "real_kbps": round(payload_kbps, 3),
-        "file_kbps": round(total_kbps, 3), "chunks": chunks, "integrity": crc,
-        "header_crc": "ok" if reader.header.version >= 2 else "none (version 1 file)", "metadata": m,
-    }
+        result = {"file": src, **inspect(f, Path(src).stat().st_size)}
+    m, crc = result["metadata"], result["integrity"]
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
@@ -312,6 +293,20 @@ def eval_cmd(dirs, systems, model, report, metric_names, limit, jobs, no_cache) 
         vals = "  ".join(f"{k}={v[0]:.3f}" for k, v in e.items() if isinstance(v, tuple))
         click.echo(f"{e['content']:>7} {e['system']:>14} n={e['files']:<4} {vals}")
     click.echo(f"report: {report}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (localhost only by default).")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+@friendly_errors
+def ui(host: str, port: int) -> None:
+    """Open a local web page: NAC vs Opus, restoration, .nac inspection (pip install -e .[ui])."""
+    try:
+        from .ui.server import serve
+    except ImportError as exc:
+        raise UserError(f"the UI needs its extras: pip install -e '.[ui]' ({exc.name} is missing)") from None
+    click.echo(f"NAC UI on http://{host}:{port}  (Ctrl+C to stop)", err=True)
+    serve(host, port)
 
 
 def main() -> None:

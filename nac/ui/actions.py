@@ -1,0 +1,145 @@
+"""What the UI's tabs do, as plain functions on uploaded bytes (no web framework here).
+
+Each returns a `Result`: named files (wav, .nac, spectrogram PNGs) and a JSON-able summary.
+"""
+from __future__ import annotations
+
+import io
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ..audio import AudioError, read_audio, resample
+
+MAX_SECONDS = 600.0  # longer uploads are refused: the page is for listening, `nac` for batches
+
+
+@dataclass
+class Result:
+    summary: dict
+    files: dict[str, bytes] = field(default_factory=dict)  # name -> content
+
+
+def load_upload(data: bytes, filename: str) -> tuple[np.ndarray, int]:
+    """Uploaded bytes -> (C, T) float32 audio; any format `nac` reads."""
+    if not data:
+        raise AudioError("the uploaded file is empty")
+    suffix = Path(filename or "upload").suffix.lower()[:8] or ".bin"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        tmp.write(data)
+        tmp.flush()
+        audio, sr = read_audio(tmp.name)
+    if audio.shape[1] / sr > MAX_SECONDS:
+        raise AudioError(f"the upload is {audio.shape[1] / sr:.0f} s long; the page takes up to {MAX_SECONDS:.0f} s")
+    return audio, sr
+
+
+def wav_bytes(audio: np.ndarray, sr: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio, -1, 1).T, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def spectrogram_png(audio: np.ndarray, sr: int, title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = audio.mean(0)
+    fig, ax = plt.subplots(figsize=(7, 2.2))
+    ax.specgram(x + 1e-9, NFFT=512, Fs=sr, noverlap=384, cmap="magma", vmin=-120)
+    ax.set_title(title, fontsize=9)
+    ax.set_ylabel("Hz")
+    ax.set_xlabel("s")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def codec_compare(data: bytes, filename: str, kbps: float, model: str | None = None,
+                  postfilter: bool = False) -> Result:
+    """Original vs NAC vs Opus at the same bitrate: players, real sizes, spectrograms, the .nac."""
+    from ..compress import compress, decompress
+    from ..registry import DEFAULT_CODEC
+    from ..thirdparty import encode_bytes, decode_bytes
+
+    audio, sr = load_upload(data, filename)
+    seconds = audio.shape[1] / sr
+    model = model or DEFAULT_CODEC
+    nac_data = compress(audio, sr, kbps, model)
+    nac_audio, _ = decompress(nac_data, model)
+    if postfilter:
+        from ..restore import restore_audio
+
+        nac_audio = restore_audio(nac_audio, sr, "auto", None, sr)[0]
+    mono = audio.mean(0)
+    opus_data, _ = encode_bytes(mono, sr, "opus", kbps)
+    opus_audio, opus_rate = decode_bytes(opus_data)
+    opus_audio = resample(opus_audio[None], opus_rate, sr)
+    items = {"original": (audio, len(data)), "nac": (nac_audio, len(nac_data)), "opus": (opus_audio, len(opus_data))}
+    result = Result({"seconds": round(seconds, 2), "sample_rate": sr, "kbps": kbps, "items": {}})
+    for name, (x, size) in items.items():
+        result.files[f"{name}.wav"] = wav_bytes(x, sr)
+        result.files[f"{name}.png"] = spectrogram_png(x, sr, name if name == "original" else f"{name} {kbps:g} kbps")
+        result.summary["items"][name] = {"bytes": size, "kbps": round(size * 8 / seconds / 1000, 2)}
+    result.files["encoded.nac"] = nac_data
+    return result
+
+
+def restore_upload(data: bytes, filename: str, reference: bytes | None = None,
+                   reference_name: str = "reference.wav", strength: float = 1.0) -> Result:
+    """Detect what the upload is, restore it (or pass it through), and score it against an
+    optional clean reference."""
+    from ..restore_plan import apply_plan, plan_restore
+    from ..sources import open_source
+
+    suffix = Path(filename or "upload").suffix.lower()[:8] or ".bin"
+    if not data:
+        raise AudioError("the uploaded file is empty")
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        tmp.write(data)
+        tmp.flush()
+        decoded = open_source(tmp.name)
+    audio, sr, info = decoded.audio, decoded.sample_rate, decoded.info
+    if audio.shape[1] / sr > MAX_SECONDS:
+        raise AudioError(f"the upload is {audio.shape[1] / sr:.0f} s long; the page takes up to {MAX_SECONDS:.0f} s")
+    plan = plan_restore(audio, sr, "auto", None, strength, False, info.codec, info.kbps, info.bandwidth_hz)
+    restored, out_sr = apply_plan(audio, sr, plan)
+    result = Result({"detected": {"codec": info.codec, "kbps": info.kbps, "bandwidth_hz": round(plan.bandwidth_hz),
+                                  "content": plan.content}, "explain": plan.explain(), "action": plan.action})
+    result.files["input.wav"] = wav_bytes(audio, sr)
+    result.files["input.png"] = spectrogram_png(audio, sr, "input")
+    result.files["restored.wav"] = wav_bytes(restored, out_sr)
+    result.files["restored.png"] = spectrogram_png(restored, out_sr, f"restored ({plan.action})")
+    if reference:
+        result.summary["metrics"] = _scores(*load_upload(reference, reference_name), audio, sr, restored, out_sr)
+    return result
+
+
+def _scores(ref: np.ndarray, ref_sr: int, before: np.ndarray, sr: int, after: np.ndarray, after_sr: int) -> dict:
+    """PESQ / ViSQOL / mel distance of input and restored output against the reference (16 kHz mono)."""
+    from ..metrics import align, mel_distance, pesq_wb, visqol
+
+    def at16(x, rate):
+        return resample(x.mean(0, keepdims=True), rate, 16000)[0]
+
+    r = at16(ref, ref_sr)
+    out = {}
+    for label, x in (("before", at16(before, sr)), ("after", at16(after, after_sr))):
+        a, b = align(r, x, 16000, max_delay_s=0.1)
+        out[label] = {"pesq": pesq_wb(a, b, 16000), "visqol": visqol(a, b, 16000, "speech"),
+                      "mel": mel_distance(a, b, 16000)}
+    return out
+
+
+def inspect_nac(data: bytes) -> Result:
+    """What `nac info` shows for an uploaded .nac file."""
+    from ..bitstream import inspect
+
+    return Result(inspect(io.BytesIO(data), len(data)))

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Screenshots of the three `nac ui` tabs with the shipped models -> reports/ui/*.png.
+
+    python scripts/ui_screenshots.py        # needs .[ui], selenium, chromium + chromedriver
+"""
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import soundfile as sf  # noqa: E402
+import uvicorn  # noqa: E402
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from nac.compress import compress  # noqa: E402
+from nac.thirdparty import encode_bytes  # noqa: E402
+from nac.ui.server import create_app  # noqa: E402
+
+
+def main() -> None:
+    out = ROOT / "reports" / "ui"
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp())
+    x, sr = sf.read(ROOT / "data" / "samples" / "speech.wav", dtype="float32")
+    x = x[: 6 * sr]
+    sf.write(tmp / "speech.wav", x, sr)
+    (tmp / "speech_6k.opus").write_bytes(encode_bytes(x, sr, "opus", 6)[0])
+    (tmp / "speech.nac").write_bytes(compress(x[None], sr, 6))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1200,1250"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(shutil.which("chromedriver")), options=options)
+    wait = WebDriverWait(driver, 180)
+    try:
+        driver.get(f"http://127.0.0.1:{port}/")
+        driver.find_element(By.CSS_SELECTOR, "#codec-form input[type=file]").send_keys(str(tmp / "speech.wav"))
+        driver.find_element(By.CSS_SELECTOR, "#codec-form input[type=submit]").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#codec-out img")))
+        time.sleep(1)
+        driver.save_screenshot(str(out / "codec.png"))
+        driver.find_element(By.CSS_SELECTOR, "nav button[data-tab=restore]").click()
+        driver.find_element(By.CSS_SELECTOR, "#restore-form input[name=file]").send_keys(str(tmp / "speech_6k.opus"))
+        driver.find_element(By.CSS_SELECTOR, "#restore-form input[name=reference]").send_keys(str(tmp / "speech.wav"))
+        driver.find_element(By.CSS_SELECTOR, "#restore-form input[type=submit]").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#restore-out img")))
+        time.sleep(1)
+        driver.save_screenshot(str(out / "restore.png"))
+        driver.find_element(By.CSS_SELECTOR, "nav button[data-tab=inspect]").click()
+        driver.find_element(By.CSS_SELECTOR, "#inspect-form input[type=file]").send_keys(str(tmp / "speech.nac"))
+        driver.find_element(By.CSS_SELECTOR, "#inspect-form input[type=submit]").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#inspect-out table")))
+        driver.save_screenshot(str(out / "inspect.png"))
+    finally:
+        driver.quit()
+        server.should_exit = True
+    print("screenshots in", out)
+
+
+if __name__ == "__main__":
+    main()
