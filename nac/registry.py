@@ -19,6 +19,9 @@ class ModelCard:
     filename: str
     sha256: str
     description: str
+    # Restoration models: whether dev measurements showed gains on band-limited input of their
+    # content (reports/restore.md). `nac restore` runs a model only where it was shown to help.
+    helps_band_limited: bool = True
 
 
 REGISTRY: dict[str, ModelCard] = {
@@ -29,7 +32,9 @@ REGISTRY: dict[str, ModelCard] = {
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("restore-speech-16k", "restore", "restore-speech-16k.pt",
                   "38211f2301b1c5be8de09950ea937ae061c5320bc8dec94979a551ae31f44d90",
-                  "speech restoration / bandwidth extension to 16 kHz"),
+                  "speech restoration / bandwidth extension to 16 kHz",
+                  # lowered PESQ on every band-limited dev speech condition (Opus 6: -0.27, 8 kHz: -0.17)
+                  helps_band_limited=False),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
                   "75c09cd3aa2812d8408224aced27a7fac5a144adcf371162147ca86ca55280a1",
                   "music restoration / bandwidth extension to 24 kHz"),

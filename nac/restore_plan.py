@@ -4,8 +4,10 @@ A post-filter that damages its input is worse than none, so restoration is plann
 measurements of the input: its bandwidth (the highest frequency with real content), whether it
 is speech or music, and what the container says (codec, bitrate). Where the input already fills
 the model's band (clean audio, Opus >= 12 kbps, NAC's own output) the model has nothing to add
-that it was shown to add without loss, so the input passes through untouched; otherwise the
-content's model restores it, and a bounded model keeps the reliable band by construction.
+that it was shown to add without loss, so the input passes through untouched. A shipped model
+also runs only on the kind of input where dev measurements showed it helps (`ModelCard.
+helps_band_limited`); otherwise the content's model restores it, and a bounded model keeps the
+reliable band by construction.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
                  kbps: float | None = None, bandwidth_hz: float | None = None) -> RestorePlan:
     """Measure (C, T) audio and decide what restoring it means."""
     from .content import probability_speech
-    from .registry import DEFAULT_RESTORE
+    from .registry import DEFAULT_RESTORE, REGISTRY
     from .restore import load_restorer
     from .sources import measure_bandwidth
 
@@ -69,6 +71,9 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
         action, reason = "restore", "--always"
     elif bandwidth >= FULL_BAND * full:
         action, reason = "pass-through", "the input already fills the band the model restores"
+    elif name in REGISTRY and not REGISTRY[name].helps_band_limited:
+        action, reason = "pass-through", (f"{name} lowered PESQ on band-limited dev {content} "
+                                          "(reports/restore.md); --always runs it anyway")
     else:
         action, reason = "restore", f"content above {bandwidth / 1000:.1f} kHz is missing"
     return RestorePlan(content, p_speech, bandwidth, full, name, action, strength, reason, codec, kbps)

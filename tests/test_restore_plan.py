@@ -110,3 +110,13 @@ def test_restore_explain_and_pass_through_cli(tmp_path, tiny_restorer_path):
     r = CliRunner().invoke(cli, ["restore", str(tmp_path / "clean.wav"), str(tmp_path / "o2.wav"),
                                  "--model", tiny_restorer_path, "--strength", "2"])
     assert r.exit_code == 2 and not (tmp_path / "o2.wav").exists()
+
+
+def test_shipped_model_runs_only_where_dev_showed_gains():
+    """The shipped speech model lowered PESQ on band-limited dev speech: it is not run unless asked."""
+    x = noise(cutoff=4000)[None]
+    plan = plan_restore(x, SR, "speech")
+    assert plan.action == "pass-through" and "--always" in plan.reason
+    assert np.array_equal(apply_plan(x, SR, plan)[0], x)
+    assert plan_restore(x, SR, "speech", always=True).action == "restore"
+    assert plan_restore(x, SR, "music").action == "restore"  # the music model helps band-limited music
