@@ -19,8 +19,9 @@ setup(
         "eval": ["pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert",
                  "speechmos", "librosa", "onnxruntime", "requests"],
         "ui": ["fastapi", "uvicorn", "python-multipart", "matplotlib"],
+        "onnx": ["onnx", "onnxscript", "onnxruntime"],
         "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert",
-                 "fastapi", "uvicorn", "python-multipart", "httpx", "selenium"],
+                 "fastapi", "uvicorn", "python-multipart", "httpx", "selenium", "onnx", "onnxscript", "onnxruntime"],
     },
     entry_points={"console_scripts": ["nac = nac.cli:main"]},
 )

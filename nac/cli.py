@@ -94,27 +94,38 @@ def encode(src: str, dst: str, kbps: str, model: str | None, force: bool) -> Non
               help="Output rate [default: the original file's rate].")
 @click.option("--postfilter", is_flag=True, help="Clean the decoded audio with the restoration model.")
 @click.option("--postfilter-model", default=None, help="Restoration model [default: by content].")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
+              help="Where the networks run (onnxruntime needs --onnx-dir from `nac export --onnx`).")
+@click.option("--onnx-dir", type=click.Path(file_okay=False), default=None, help="ONNX graphs for --backend onnxruntime.")
+@click.option("--int8", is_flag=True, help="With --backend onnxruntime: the int8 graphs.")
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @friendly_errors
 def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postfilter: bool,
-           postfilter_model: str | None, force: bool) -> None:
+           postfilter_model: str | None, backend: str, onnx_dir: str | None, int8: bool, force: bool) -> None:
     """Decode a .nac file to .wav or .flac (original rate, channels and length).
 
     DST "-" writes a 16-bit WAV stream to stdout (`nac decode in.nac - | aplay`). Without
     --postfilter, decoding runs block by block: memory stays flat however long the file."""
+    import numpy as np
+
     from .audio import write_audio, write_blocks
-    from .compress import decompress_blocks, decompress_from_file
+    from .compress import decompress_blocks
 
     if dst != "-":
         check_paths(src, dst, force)
     elif not Path(src).exists():
         raise UserError(f"{src}: no such file")
+    if backend == "onnxruntime" and not onnx_dir:
+        raise click.UsageError("--backend onnxruntime needs --onnx-dir (made by `nac export MODEL --onnx DIR`)")
+    onnx = onnx_dir if backend == "onnxruntime" else None
     with open(src, "rb") as f:
         if not postfilter:
-            info, blocks = decompress_blocks(f, model, sample_rate)
+            info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8)
             write_blocks(dst, blocks, info["sample_rate"], info["channels"], info["num_samples"])
             return
-        audio, sr = decompress_from_file(f, model, sample_rate)
+        info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8)
+        audio = np.concatenate(list(blocks), axis=1)
+        sr = info["sample_rate"]
     from .restore import restore_audio
 
     audio = restore_audio(audio, sr, "auto", postfilter_model, sr)[0]
@@ -224,15 +235,48 @@ def train_restore_cmd(config, data, noise, out, resume) -> None:
 
 
 @cli.command()
-@click.argument("checkpoint_path", type=click.Path(exists=True, dir_okay=False))
-@click.argument("dst", type=click.Path(dir_okay=False))
-@click.option("--name", required=True, help="Model name stored in the file.")
+@click.argument("model")
+@click.argument("dst", required=False, type=click.Path(dir_okay=False))
+@click.option("--name", help="Model name stored in the file (with DST).")
+@click.option("--onnx", "onnx_dir", type=click.Path(file_okay=False),
+              help="Write encoder.onnx and decoder.onnx for MODEL (a registry name or checkpoint) here.")
+@click.option("--int8", is_flag=True, help="With --onnx: also dynamically quantized int8 graphs.")
 @friendly_errors
-def export(checkpoint_path: str, dst: str, name: str) -> None:
-    """Strip a training checkpoint to fp16 inference weights; print its sha256."""
-    from .checkpoint import export as do_export
+def export(model: str, dst: str | None, name: str | None, onnx_dir: str | None, int8: bool) -> None:
+    """Strip a training checkpoint to fp16 inference weights (MODEL DST --name NAME; prints the
+    sha256), and/or write ONNX graphs of a codec (--onnx DIR) with a parity check."""
+    if not dst and not onnx_dir:
+        raise click.UsageError("give DST (with --name) or --onnx DIR")
+    if dst:
+        from .checkpoint import export as do_export
 
-    click.echo(do_export(checkpoint_path, dst, name))
+        if not name:
+            raise click.UsageError("--name is required with DST")
+        if not Path(model).is_file():
+            raise UserError(f"{model}: no such checkpoint file")
+        click.echo(do_export(model, dst, name))
+    if onnx_dir:
+        import numpy as np
+        import torch
+
+        from .compress import decode_codes, encode_codes, load_model
+        from .onnx import OnnxCodec, export as onnx_export
+
+        codec = load_model(model)
+        paths = onnx_export(codec, onnx_dir, int8)
+        t = np.arange(3 * codec.sample_rate) / codec.sample_rate
+        probe = (0.3 * np.sin(2 * np.pi * 150 * t * (1 + 0.05 * np.sin(3 * t)))).astype(np.float32)[None]
+        torch.set_num_threads(1)
+        codes = list(encode_codes(codec, probe, 6))
+        reference = np.concatenate(list(decode_codes(codec, codes)), 1)
+        for quantized in ([False, True] if int8 else [False]):
+            onnx_codec = OnnxCodec.wrap(codec, onnx_dir, quantized)
+            same = np.mean(np.concatenate(list(encode_codes(onnx_codec, probe, 6))) == np.concatenate(codes))
+            audio = np.concatenate(list(decode_codes(onnx_codec, codes)), 1)
+            click.echo(f"{'int8' if quantized else 'fp32'}: codes equal {same:.1%}, decoded audio max abs "
+                       f"difference {np.abs(audio - reference).max():.2e}")
+        for part, path in paths.items():
+            click.echo(f"{part}: {path}")
 
 
 @cli.command("eval")

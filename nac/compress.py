@@ -106,14 +106,15 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
         writer.write_chunk(chunk)
 
 
-def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | None = None
-                      ) -> tuple[dict, Iterator[np.ndarray]]:
+def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | None = None,
+                      onnx_dir: str | None = None, int8: bool = False) -> tuple[dict, Iterator[np.ndarray]]:
     """Decode a .nac stream block by block in bounded memory.
 
     Returns (info, blocks): info has `channels`, `sample_rate` (of the output) and `num_samples`
     (exact, known from the header before any decoding); blocks are (C, T) float32 arrays at that
     rate whose lengths add up to `num_samples`. The file is validated up front; a problem found
     later (a CRC mismatch in chunk 7) raises while iterating, before that chunk's audio is made.
+    With `onnx_dir` the networks run in onnxruntime (`nac/onnx.py`; `int8`: quantized graphs).
     """
     reader = NacReader(f)
     m = reader.metadata
@@ -126,6 +127,11 @@ def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | 
         raise ModelMismatchError(f"this file was encoded with {m['model']} ({m['model_sha256']}), "
                                  f"but the model loaded has sha256 {loaded.sha256[:16]}")
     check_stream(reader, loaded.model)
+    codec = loaded.model
+    if onnx_dir:
+        from .onnx import OnnxCodec
+
+        codec = OnnxCodec.wrap(codec, onnx_dir, int8)
     out_rate = sample_rate or reader.original_sample_rate
     length = reader.num_samples if out_rate == reader.original_sample_rate else \
         model_rate_samples(reader.num_samples, reader.original_sample_rate, out_rate)
@@ -137,7 +143,7 @@ def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | 
         # decoding a hundred times slower (every block pays the context on both sides)
         model_len = StreamingResampler(reader.sample_rate, reader.sample_rate, reader.channels, n_model)
         to_out = StreamingResampler(reader.sample_rate, out_rate, reader.channels, length)
-        for audio in decode_codes(loaded.model, reader.chunks()):
+        for audio in decode_codes(codec, reader.chunks()):
             yield to_out.push(model_len.push(audio))
         yield to_out.push(model_len.push(np.zeros((reader.channels, 0), np.float32), last=True), last=True)
 

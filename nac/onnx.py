@@ -1,0 +1,130 @@
+"""ONNX graphs of the codec's networks, and a codec that runs them with onnxruntime.
+
+    nac export nac-16k --onnx exported/ [--int8]     # encoder.onnx, decoder.onnx (+ *.int8.onnx)
+    nac decode in.nac out.wav --backend onnxruntime --onnx-dir exported/
+
+The graphs hold what is heavy and learned: the encoder from STFT features to latents, and the
+decoder from latents (and f0, for pitch-aware models) to the STFT magnitude and phase guess. The
+signal processing around them (STFT, residual VQ look-up, Griffin-Lim, iSTFT) stays the shared
+code of `NacCodec`, so both backends decode through the same chunking and give the same audio up
+to float rounding. No weight_norm or other export blockers exist in the model (plain Conv1d and
+Linear layers); frame counts are dynamic.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .model import NacCodec
+
+
+class EncoderGraph(nn.Module):
+    """STFT features (B, 2 * bins, 2N) -> latents (B, D, N)."""
+
+    def __init__(self, model: NacCodec):
+        super().__init__()
+        self.e = model.encoder
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        e = self.e
+        x = e.coarse(e.down(e.fine(e.proj_in(features))))
+        return e.proj_out(e.norm(x.transpose(1, 2))).transpose(1, 2)
+
+
+class DecoderGraph(nn.Module):
+    """Latents (B, D, N) [+ f0 (B, N)] -> magnitude, phase real and imaginary parts (B, bins, 2N)."""
+
+    def __init__(self, model: NacCodec):
+        super().__init__()
+        self.d = model.decoder
+
+    def forward(self, z: torch.Tensor, f0: torch.Tensor | None = None):
+        mag, phase = self.d.spectrum(z, f0)
+        return mag, phase.real, phase.imag
+
+
+def export(model: NacCodec, out_dir: str | Path, int8: bool = False) -> dict[str, str]:
+    """Write encoder.onnx and decoder.onnx (and dynamically quantized int8 copies) to `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = torch.export.Dim("frames", min=4, max=1_000_000)
+    n = 100
+    feats = model.encoder.features(torch.zeros(1, 2 * n * model.hop))
+    torch.onnx.export(EncoderGraph(model).eval(), (feats,), out / "encoder.onnx", input_names=["features"],
+                      output_names=["latents"], dynamic_shapes={"features": {2: 2 * frames}}, dynamo=True,
+                      verbose=False)
+    z = torch.zeros(1, model.cfg.latent_dim, n)
+    args, names, shapes = (z,), ["latents"], {"z": {2: frames}}
+    if model.pitch_levels:
+        args, names = (z, torch.full((1, n), 120.0)), ["latents", "f0"]
+        shapes = {"z": {2: frames}, "f0": {1: frames}}
+    torch.onnx.export(DecoderGraph(model).eval(), args, out / "decoder.onnx", input_names=names,
+                      output_names=["magnitude", "phase_re", "phase_im"], dynamic_shapes=shapes, dynamo=True,
+                      verbose=False)
+    paths = {"encoder": str(out / "encoder.onnx"), "decoder": str(out / "decoder.onnx")}
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        for part in ("encoder", "decoder"):
+            target = out / f"{part}.int8.onnx"
+            quantize_dynamic(out / f"{part}.onnx", target, weight_type=QuantType.QInt8)
+            paths[f"{part}_int8"] = str(target)
+    return paths
+
+
+class OnnxCodec(NacCodec):
+    """A `NacCodec` whose encoder and decoder networks run in onnxruntime (one thread)."""
+
+    @classmethod
+    def wrap(cls, model: NacCodec, onnx_dir: str | Path, int8: bool = False) -> "OnnxCodec":
+        import onnxruntime as ort
+
+        codec = cls.__new__(cls)
+        codec.__dict__.update(model.__dict__)  # same modules, configs and codebooks
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        suffix = ".int8.onnx" if int8 else ".onnx"
+        codec._sessions = {}
+        for part in ("encoder", "decoder"):
+            path = Path(onnx_dir) / f"{part}{suffix}"
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such ONNX graph (make it with `nac export MODEL --onnx DIR`)")
+            codec._sessions[part] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return codec
+
+    def _run(self, part: str, **inputs: torch.Tensor) -> list[np.ndarray]:
+        return self._sessions[part].run(None, {k: v.detach().numpy() for k, v in inputs.items()})
+
+    @torch.no_grad()
+    def encode(self, wav: torch.Tensor, kbps: float) -> torch.Tensor:
+        from . import pitch as pitch_coding
+
+        n_q = self.n_q_for(kbps)
+        wav = self._pad(wav if wav.dim() == 2 else wav[None])
+        z = torch.from_numpy(self._run("encoder", features=self.encoder.features(wav))[0])
+        codes = self.quantizer.encode(z, n_q - self.pitch_levels)
+        if self.pitch_levels:
+            codes = torch.cat([codes, pitch_coding.encode(wav, self.sample_rate, self.hop)[:, None]], 1)
+        return codes
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor, phase0: torch.Tensor | None = None) -> torch.Tensor:
+        from . import pitch as pitch_coding
+
+        codes = codes.long()
+        d = self.decoder
+        f0 = None
+        inputs = {"latents": self.quantizer.decode(codes[:, : codes.shape[1] - self.pitch_levels])}
+        if self.pitch_levels:
+            f0 = pitch_coding.dequantize(codes[:, -1])
+            inputs["f0"] = f0
+        mag, re, im = (torch.from_numpy(a) for a in self._run("decoder", **inputs))
+        phase = torch.complex(re, im)
+        if d.griffin_lim_iters:
+            if d.pitch is not None and d.cfg.oscillator_phase:
+                phase = d._oscillator_start(f0, phase, phase0)
+            phase = d.head.griffin_lim(mag, phase, d.griffin_lim_iters)
+        return d.head.istft(mag * phase)
