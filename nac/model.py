@@ -151,7 +151,11 @@ class Decoder(nn.Module):
         """Waveform (B, N * hop). A pitch-aware decoder with Griffin-Lim starts it, in voiced
         frames, from the phase of an oscillator driven by f0 (`phase0` (B,): the oscillator's
         phase at the first frame, for windows cut out of a longer stream)."""
-        mag, phase = self.spectrum(z, f0)
+        return self.synthesize(*self.spectrum(z, f0), f0, phase0)
+
+    def synthesize(self, mag: torch.Tensor, phase: torch.Tensor, f0: torch.Tensor | None = None,
+                   phase0: torch.Tensor | None = None) -> torch.Tensor:
+        """Magnitude and phase guess (B, bins, 2N) -> waveform: Griffin-Lim (if configured), iSTFT."""
         if self.griffin_lim_iters:
             if self.pitch is not None and self.cfg.oscillator_phase:
                 phase = self._oscillator_start(f0, phase, phase0)
@@ -272,7 +276,7 @@ class NacCodec(nn.Module):
         A pitch-aware model's last level holds pitch codes (`nac/pitch.py`)."""
         n_q = self.n_q_for(kbps)
         wav = self._pad(wav if wav.dim() == 2 else wav[None])
-        codes = self.quantizer.encode(self.encoder(wav), n_q - self.pitch_levels)
+        codes = self.quantizer.encode(self._latents(wav), n_q - self.pitch_levels)
         if self.pitch_levels:
             codes = torch.cat([codes, pitch_coding.encode(wav, self.sample_rate, self.hop)[:, None]], 1)
         return codes
@@ -281,10 +285,16 @@ class NacCodec(nn.Module):
     def decode(self, codes: torch.Tensor, phase0: torch.Tensor | None = None) -> torch.Tensor:
         """(B, n_q, N) codes -> (B, N * hop) audio. `phase0`: see `oscillator_phase_before`."""
         codes = codes.long()
-        if self.pitch_levels:
-            f0 = pitch_coding.dequantize(codes[:, -1])
-            return self.decoder(self.quantizer.decode(codes[:, :-1]), f0, phase0)
-        return self.decoder(self.quantizer.decode(codes))
+        f0 = pitch_coding.dequantize(codes[:, -1]) if self.pitch_levels else None
+        z = self.quantizer.decode(codes[:, : codes.shape[1] - self.pitch_levels])
+        return self.decoder.synthesize(*self._spectrum(z, f0), f0, phase0)
+
+    # The two networks, as hooks another backend can replace (`nac/onnx.py`).
+    def _latents(self, wav: torch.Tensor) -> torch.Tensor:
+        return self.encoder(wav)
+
+    def _spectrum(self, z: torch.Tensor, f0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.decoder.spectrum(z, f0)
 
     def oscillator_phase_before(self, codes: torch.Tensor) -> torch.Tensor | None:
         """(B,) oscillator phase gained over `codes` (B, n_q, N): what a window starting right

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -95,36 +94,14 @@ class OnnxCodec(NacCodec):
             codec._sessions[part] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return codec
 
-    def _run(self, part: str, **inputs: torch.Tensor) -> list[np.ndarray]:
-        return self._sessions[part].run(None, {k: v.detach().numpy() for k, v in inputs.items()})
+    def _run(self, part: str, **inputs: torch.Tensor) -> list[torch.Tensor]:
+        outputs = self._sessions[part].run(None, {k: v.detach().numpy() for k, v in inputs.items()})
+        return [torch.from_numpy(o) for o in outputs]
 
-    @torch.no_grad()
-    def encode(self, wav: torch.Tensor, kbps: float) -> torch.Tensor:
-        from . import pitch as pitch_coding
+    def _latents(self, wav: torch.Tensor) -> torch.Tensor:
+        return self._run("encoder", features=self.encoder.features(wav))[0]
 
-        n_q = self.n_q_for(kbps)
-        wav = self._pad(wav if wav.dim() == 2 else wav[None])
-        z = torch.from_numpy(self._run("encoder", features=self.encoder.features(wav))[0])
-        codes = self.quantizer.encode(z, n_q - self.pitch_levels)
-        if self.pitch_levels:
-            codes = torch.cat([codes, pitch_coding.encode(wav, self.sample_rate, self.hop)[:, None]], 1)
-        return codes
-
-    @torch.no_grad()
-    def decode(self, codes: torch.Tensor, phase0: torch.Tensor | None = None) -> torch.Tensor:
-        from . import pitch as pitch_coding
-
-        codes = codes.long()
-        d = self.decoder
-        f0 = None
-        inputs = {"latents": self.quantizer.decode(codes[:, : codes.shape[1] - self.pitch_levels])}
-        if self.pitch_levels:
-            f0 = pitch_coding.dequantize(codes[:, -1])
-            inputs["f0"] = f0
-        mag, re, im = (torch.from_numpy(a) for a in self._run("decoder", **inputs))
-        phase = torch.complex(re, im)
-        if d.griffin_lim_iters:
-            if d.pitch is not None and d.cfg.oscillator_phase:
-                phase = d._oscillator_start(f0, phase, phase0)
-            phase = d.head.griffin_lim(mag, phase, d.griffin_lim_iters)
-        return d.head.istft(mag * phase)
+    def _spectrum(self, z: torch.Tensor, f0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = {"latents": z} if f0 is None else {"latents": z, "f0": f0}
+        mag, re, im = self._run("decoder", **inputs)
+        return mag, torch.complex(re, im)

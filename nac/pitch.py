@@ -1,7 +1,7 @@
 """Pitch as a coded side channel: f0 tracking, its 10-bit code, and the harmonic comb it implies.
 
 A pitch-aware NAC model spends one of its code levels on f0: per code frame, code 0 means
-unvoiced and codes 1..1023 are log-spaced between `F0_MIN` and `F0_MAX` (0.27 semitone steps).
+unvoiced and codes 1..1023 are log-spaced between `F0_MIN` and `F0_MAX` (steps of 0.047 semitone, 0.27 %).
 The decoder turns the decoded f0 into the comb of harmonics that the STFT analysis window would
 see, so it no longer has to recover the harmonic fine structure from the latent codes, which is
 where the codec lost quality (`scripts/diagnose_harmonics.py`, `reports/training.md`).

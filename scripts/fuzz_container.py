@@ -50,7 +50,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     counts = collections.Counter()
     by_strategy = collections.defaultdict(collections.Counter)
-    failures, slowest = [], []
+    failures, slowest, max_cpu = [], [], 0.0
     start = time.time()
     seed_list = list(seeds.values())
     for _ in tqdm(range(args.cases), desc="fuzz", mininterval=5):
@@ -63,6 +63,7 @@ def main() -> None:
         if out.result not in ("format_error", "decoded", "unaltered"):
             failures.append(out)
         slowest = sorted(slowest + [out], key=lambda o: -o.seconds)[:5]
+        max_cpu = max(max_cpu, out.cpu_seconds)
     wall = time.time() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -76,6 +77,7 @@ def main() -> None:
         f"{counts['decoded']} valid decodes of rewritten files whose CRCs the mutation recomputed "
         f"(valid files), {counts['unaltered']} decodes of mutations that changed nothing, "
         f"{counts['timeout']} over {args.limit:g} s, {len(failures)} other outcomes; "
+        f"longest case {max(o.seconds for o in slowest):.2f} s wall clock, {max_cpu:.2f} s CPU; "
         f"peak RSS {peak_mb:.0f} MB (model included); {wall:.0f} s in all.", "",
         "| strategy | cases | NacFormatError | valid decode (rewritten file) | unaltered | other |",
         "|---|---|---|---|---|---|",
@@ -84,9 +86,9 @@ def main() -> None:
         other = sum(v for k, v in c.items() if k not in ("format_error", "decoded", "unaltered"))
         lines.append(f"| {strategy} | {sum(c.values())} | {c['format_error']} | {c['decoded']} | "
                      f"{c['unaltered']} | {other} |")
-    lines += ["", "Slowest cases:", "", "| strategy | outcome | seconds | message |", "|---|---|---|---|"]
+    lines += ["", "Slowest cases:", "", "| strategy | outcome | seconds | CPU seconds | message |", "|---|---|---|---|---|"]
     for o in slowest:
-        lines.append(f"| {o.strategy} | {o.result} | {o.seconds:.3f} | {o.message[:80]} |")
+        lines.append(f"| {o.strategy} | {o.result} | {o.seconds:.3f} | {o.cpu_seconds:.3f} | {o.message[:80]} |")
     if failures:
         lines += ["", "Failures (first 20):", ""]
         lines += [f"- {o.strategy}: {o.result} {o.message[:150]}" for o in failures[:20]]

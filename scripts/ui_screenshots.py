@@ -49,25 +49,22 @@ def main() -> None:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(shutil.which("chromedriver")), options=options)
     wait = WebDriverWait(driver, 180)
+
+    def run_tab(tab: str, uploads: dict[str, Path], result: str) -> None:
+        """Open `tab`, upload files into its named inputs, submit, wait for `result`, screenshot."""
+        driver.find_element(By.CSS_SELECTOR, f"nav button[data-tab={tab}]").click()
+        for name, path in uploads.items():
+            driver.find_element(By.CSS_SELECTOR, f"#{tab}-form input[name={name}]").send_keys(str(path))
+        driver.find_element(By.CSS_SELECTOR, f"#{tab}-form input[type=submit]").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, result)))
+        time.sleep(1)  # let the spectrogram images paint
+        driver.save_screenshot(str(out / f"{tab}.png"))
+
     try:
         driver.get(f"http://127.0.0.1:{port}/")
-        driver.find_element(By.CSS_SELECTOR, "#codec-form input[type=file]").send_keys(str(tmp / "speech.wav"))
-        driver.find_element(By.CSS_SELECTOR, "#codec-form input[type=submit]").click()
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#codec-out img")))
-        time.sleep(1)
-        driver.save_screenshot(str(out / "codec.png"))
-        driver.find_element(By.CSS_SELECTOR, "nav button[data-tab=restore]").click()
-        driver.find_element(By.CSS_SELECTOR, "#restore-form input[name=file]").send_keys(str(tmp / "speech_6k.opus"))
-        driver.find_element(By.CSS_SELECTOR, "#restore-form input[name=reference]").send_keys(str(tmp / "speech.wav"))
-        driver.find_element(By.CSS_SELECTOR, "#restore-form input[type=submit]").click()
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#restore-out img")))
-        time.sleep(1)
-        driver.save_screenshot(str(out / "restore.png"))
-        driver.find_element(By.CSS_SELECTOR, "nav button[data-tab=inspect]").click()
-        driver.find_element(By.CSS_SELECTOR, "#inspect-form input[type=file]").send_keys(str(tmp / "speech.nac"))
-        driver.find_element(By.CSS_SELECTOR, "#inspect-form input[type=submit]").click()
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#inspect-out table")))
-        driver.save_screenshot(str(out / "inspect.png"))
+        run_tab("codec", {"file": tmp / "speech.wav"}, "#codec-out img")
+        run_tab("restore", {"file": tmp / "speech_6k.opus", "reference": tmp / "speech.wav"}, "#restore-out img")
+        run_tab("inspect", {"file": tmp / "speech.nac"}, "#inspect-out table")
     finally:
         driver.quit()
         server.should_exit = True
