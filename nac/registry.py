@@ -28,8 +28,12 @@ REGISTRY: dict[str, ModelCard] = {
     card.name: card
     for card in [
         ModelCard("nac-16k", "codec", "nac-16k.pt",
-                  "ff10a6dce6d1a55592e36fca18d6625c2de1f342d4141c9497daba0629d21fd7",
+                  "8567bd95317220e23b931cce6b42889ffd67a8417c8725fadcb863734f7c223a",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
+        ModelCard("nac-16k-pitch", "codec", "nac-16k-pitch.pt",
+                  "8d12d3d8b9123ffcbfa8bb1cbddad6d91481f50b5e0883bb82803706a4884a86",
+                  "experimental: nac-16k + pitch side channel (1 level of every bitrate = f0), 46 000 steps; "
+                  "A/B in reports/training.md"),
         ModelCard("restore-speech-16k", "restore", "restore-speech-16k.pt",
                   "38211f2301b1c5be8de09950ea937ae061c5320bc8dec94979a551ae31f44d90",
                   "speech restoration / bandwidth extension to 16 kHz",

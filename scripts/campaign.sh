@@ -41,8 +41,11 @@ if [ "$ARM" = restore-speech ]; then
 else
   DATA_ARGS=(--data "$DATA/train/speech" --data "$DATA/train/music" --dev "$DATA/dev/speech")
   for extra in ${EXTRA_DATA:-}; do DATA_ARGS+=(--data "$extra"); done
+  INIT=nac/pretrained/nac-16k.pt
+  # the pitch arm continues from its own committed model (the A/B goes on across sessions)
+  [ "$ARM" = pitch ] && [ -f nac/pretrained/nac-16k-pitch.pt ] && INIT=nac/pretrained/nac-16k-pitch.pt
   CMD=(nac train --config "$CONFIG" "${DATA_ARGS[@]}" --out "$RUN"
-       --init nac/pretrained/nac-16k.pt --steps "${STEPS:-100000}" --resume)
+       --init "$INIT" --steps "${STEPS:-100000}" --resume)
 fi
 # setsid: the run outlives the shell that started it; nice 19: interactive work comes first
 setsid nice -n 19 "${CMD[@]}" >>"$RUN/train.log" 2>&1 < /dev/null &
