@@ -130,8 +130,15 @@ def main() -> None:
              f"`python scripts/bench_speed.py --model {args.model}`: one thread (`torch.set_num_threads(1)`, "
              "OMP_NUM_THREADS=1 for the CLI runs) on this project's 2-core machine.", "",
              "## Stages (60 s of dev speech, 6 kbps)", "", "| stage | × real time |", "|---|---|"]
-    for name, rtf in stages(args.model):
+    measured = stages(args.model)
+    for name, rtf in measured:
         lines.append(f"| {name} | {rtf:.0f}× |")
+    seconds_per_second = {name: 1 / rtf for name, rtf in measured if not name.startswith("resample")}
+    enc = sum(v for k, v in seconds_per_second.items() if k.startswith(("encoder", "quantizer encode", "pitch")))
+    dec = sum(seconds_per_second.values()) - enc
+    lines += ["", f"In-process at the model rate: encode {1 / enc:.0f}×, decode {1 / dec:.0f}×, "
+              f"**encode + decode {1 / (enc + dec):.0f}× real time** (target ≥ 50× with the fastest backend: "
+              "not met; Griffin-Lim is the largest cost)."]
     enc, dec = cli_round_trip(args.model)
     lines += ["", f"CLI, whole process (Python start-up and model load included): `nac encode` {enc:.0f}×, "
               f"`nac decode` {dec:.0f}× real time on 60 s.", ""]
