@@ -5,10 +5,10 @@ Arrays are float32 shaped (channels, samples) throughout.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -26,15 +26,19 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
+    return _decode(str(path), path)
+
+
+def _decode(source, name) -> tuple[np.ndarray, int]:
+    """A path or file object -> checked (C, T) float32 audio; `name` is what errors call it."""
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        data, sr = sf.read(source, dtype="float32", always_2d=True)
         audio = data.T
     except Exception:
-        audio, sr = _read_with_av(path)
-    if audio.shape[1] == 0:
-        raise AudioError(f"{path}: contains no audio samples")
-    if not MIN_RATE <= sr <= MAX_RATE:
-        raise AudioError(f"{path}: sample rate {sr} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+        if hasattr(source, "seek"):
+            source.seek(0)
+        audio, sr = _read_with_av(source, name)
+    _check(audio, sr, name)
     return np.ascontiguousarray(audio, dtype=np.float32), int(sr)
 
 
@@ -132,13 +136,8 @@ def read_blocks(path: str) -> tuple[int, int, int, Iterator[np.ndarray]]:
         data = sys.stdin.buffer.read()
         if not data:
             raise AudioError("stdin: no data")
-        try:
-            audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-            audio = audio.T
-        except Exception:
-            audio, sr = _read_with_av(io.BytesIO(data), "stdin")
-        _check(audio, sr, "stdin")
-        return int(sr), audio.shape[0], audio.shape[1], iter([np.ascontiguousarray(audio, dtype=np.float32)])
+        audio, sr = _decode(io.BytesIO(data), "stdin")
+        return sr, audio.shape[0], audio.shape[1], iter([audio])
     try:
         info = sf.info(path)
     except Exception:

@@ -108,7 +108,7 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
     --postfilter, decoding runs block by block: memory stays flat however long the file."""
     import numpy as np
 
-    from .audio import write_audio, write_blocks
+    from .audio import write_blocks
     from .compress import decompress_blocks
 
     if dst != "-":
@@ -119,20 +119,13 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
         raise click.UsageError("--backend onnxruntime needs --onnx-dir (made by `nac export MODEL --onnx DIR`)")
     onnx = onnx_dir if backend == "onnxruntime" else None
     with open(src, "rb") as f:
-        if not postfilter:
-            info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8)
-            write_blocks(dst, blocks, info["sample_rate"], info["channels"], info["num_samples"])
-            return
         info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8)
-        audio = np.concatenate(list(blocks), axis=1)
-        sr = info["sample_rate"]
-    from .restore import restore_audio
+        if postfilter:  # the restorer needs the whole signal (it measures its bandwidth first)
+            from .restore import restore_audio
 
-    audio = restore_audio(audio, sr, "auto", postfilter_model, sr)[0]
-    if dst == "-":
-        write_blocks(dst, [audio], sr, audio.shape[0], audio.shape[1])
-    else:
-        write_audio(dst, audio, sr)
+            audio = np.concatenate(list(blocks), axis=1)
+            blocks = [restore_audio(audio, info["sample_rate"], "auto", postfilter_model, info["sample_rate"])[0]]
+        write_blocks(dst, blocks, info["sample_rate"], info["channels"], info["num_samples"])
 
 
 @cli.command()

@@ -8,8 +8,8 @@ memory stays bounded by the chunk size (the seam clicks of naive chunking cannot
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np

@@ -7,12 +7,16 @@ Each run is LABEL=FOLDER with a dev.csv (written by `nac train --dev`).
 """
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plot_training import finish  # noqa: E402
 
 PANELS = [("dev_pesq", "PESQ-WB at 6 kbps ↑"), ("dev_harmonic", "harmonic correlation ↑"),
           ("dev_mel", "mel distance ↓")]
@@ -27,14 +31,8 @@ def main(dst: str, runs: list[str]) -> None:
         for ax, (key, title) in zip(axes, PANELS):
             ax.plot(steps, [float(r[key]) for r in rows], "o-", ms=3, label=label)
             ax.set_title(title)
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     fig.suptitle("A/B on the dev subset seen during training (16 clips, 6 kbps)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(dst, dpi=110)
-    print(dst)
+    finish(fig, axes, dst, legend_loc="best")
 
 
 if __name__ == "__main__":

@@ -52,12 +52,17 @@ def main(dst: str, sources: list[str], marks: list[int]) -> None:
     axes[2].plot(step, [float(r["dead_max"]) for r in rows], label="worst level")
     axes[2].plot(step, [float(r["dead_mean"]) for r in rows], label="mean over levels")
     axes[2].set_title("unused codes per 50-step window")
+    finish(fig, axes, dst, marks)
+
+
+def finish(fig, axes, dst: str, marks: list[int] = (), legend_loc: str = "upper left") -> None:
+    """Step axis, grid, legend and stage marks on every panel; save to `dst`."""
     for ax in axes:
         for step_mark in marks:
             ax.axvline(step_mark, color="grey", ls=":", lw=1)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc=legend_loc)
     fig.tight_layout()
     fig.savefig(dst, dpi=110)
     print(dst)

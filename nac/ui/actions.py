@@ -4,6 +4,7 @@ Each returns a `Result`: named files (wav, .nac, spectrogram PNGs) and a JSON-ab
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
 from dataclasses import dataclass, field
@@ -23,17 +24,28 @@ class Result:
     files: dict[str, bytes] = field(default_factory=dict)  # name -> content
 
 
-def load_upload(data: bytes, filename: str) -> tuple[np.ndarray, int]:
-    """Uploaded bytes -> (C, T) float32 audio; any format `nac` reads."""
+@contextlib.contextmanager
+def upload_file(data: bytes, filename: str):
+    """The upload as a temporary file with its original suffix (readers pick the format by it)."""
     if not data:
         raise AudioError("the uploaded file is empty")
     suffix = Path(filename or "upload").suffix.lower()[:8] or ".bin"
     with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
         tmp.write(data)
         tmp.flush()
-        audio, sr = read_audio(tmp.name)
+        yield tmp.name
+
+
+def check_length(audio: np.ndarray, sr: int) -> None:
     if audio.shape[1] / sr > MAX_SECONDS:
         raise AudioError(f"the upload is {audio.shape[1] / sr:.0f} s long; the page takes up to {MAX_SECONDS:.0f} s")
+
+
+def load_upload(data: bytes, filename: str) -> tuple[np.ndarray, int]:
+    """Uploaded bytes -> (C, T) float32 audio; any format `nac` reads."""
+    with upload_file(data, filename) as path:
+        audio, sr = read_audio(path)
+    check_length(audio, sr)
     return audio, sr
 
 
@@ -67,7 +79,7 @@ def codec_compare(data: bytes, filename: str, kbps: float, model: str | None = N
     """Original vs NAC vs Opus at the same bitrate: players, real sizes, spectrograms, the .nac."""
     from ..compress import compress, decompress
     from ..registry import DEFAULT_CODEC
-    from ..thirdparty import encode_bytes, decode_bytes
+    from ..thirdparty import roundtrip
 
     audio, sr = load_upload(data, filename)
     seconds = audio.shape[1] / sr
@@ -78,11 +90,9 @@ def codec_compare(data: bytes, filename: str, kbps: float, model: str | None = N
         from ..restore import restore_audio
 
         nac_audio = restore_audio(nac_audio, sr, "auto", None, sr)[0]
-    mono = audio.mean(0)
-    opus_data, _ = encode_bytes(mono, sr, "opus", kbps)
-    opus_audio, opus_rate = decode_bytes(opus_data)
-    opus_audio = resample(opus_audio[None], opus_rate, sr)
-    items = {"original": (audio, len(data)), "nac": (nac_audio, len(nac_data)), "opus": (opus_audio, len(opus_data))}
+    opus_audio, opus_kbps = roundtrip(audio.mean(0), sr, "opus", kbps)  # aligned: the codec delay removed
+    opus_bytes = round(opus_kbps * seconds * 1000 / 8)
+    items = {"original": (audio, len(data)), "nac": (nac_audio, len(nac_data)), "opus": (opus_audio[None], opus_bytes)}
     result = Result({"seconds": round(seconds, 2), "sample_rate": sr, "kbps": kbps, "items": {}})
     for name, (x, size) in items.items():
         result.files[f"{name}.wav"] = wav_bytes(x, sr)
@@ -99,16 +109,10 @@ def restore_upload(data: bytes, filename: str, reference: bytes | None = None,
     from ..restore_plan import apply_plan, plan_restore
     from ..sources import open_source
 
-    suffix = Path(filename or "upload").suffix.lower()[:8] or ".bin"
-    if not data:
-        raise AudioError("the uploaded file is empty")
-    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-        tmp.write(data)
-        tmp.flush()
-        decoded = open_source(tmp.name)
+    with upload_file(data, filename) as path:
+        decoded = open_source(path)
     audio, sr, info = decoded.audio, decoded.sample_rate, decoded.info
-    if audio.shape[1] / sr > MAX_SECONDS:
-        raise AudioError(f"the upload is {audio.shape[1] / sr:.0f} s long; the page takes up to {MAX_SECONDS:.0f} s")
+    check_length(audio, sr)
     plan = plan_restore(audio, sr, "auto", None, strength, False, info.codec, info.kbps, info.bandwidth_hz)
     restored, out_sr = apply_plan(audio, sr, plan)
     result = Result({"detected": {"codec": info.codec, "kbps": info.kbps, "bandwidth_hz": round(plan.bandwidth_hz),
