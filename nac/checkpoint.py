@@ -37,6 +37,12 @@ def load(path: str | os.PathLike) -> dict:
     return ckpt
 
 
+def inference_weights(ckpt: dict) -> dict[str, torch.Tensor]:
+    """The weights to decode with: a training checkpoint's averaged weights (`ema`, what dev
+    measured) when it has them, else its live ones; exported files hold only those."""
+    return ckpt.get("ema", ckpt["model"])
+
+
 def inference_state(state: dict[str, torch.Tensor], half: bool = True) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in state.items():
@@ -63,5 +69,5 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, name: str) -> str:
     """Write an inference-only fp16 checkpoint; return its sha256 (for the registry)."""
     ckpt = load(src)
     save(dst, {"name": name, "kind": ckpt.get("kind", "codec"), "config": ckpt["config"],
-               "step": ckpt.get("step"), "model": inference_state(ckpt["model"])})
+               "step": ckpt.get("step"), "model": inference_state(inference_weights(ckpt))})
     return sha256(Path(dst))

@@ -94,8 +94,9 @@ def encode(src: str, dst: str, kbps: str, model: str | None, force: bool) -> Non
               help="Output rate [default: the original file's rate].")
 @click.option("--postfilter", is_flag=True, help="Clean the decoded audio with the restoration model.")
 @click.option("--postfilter-model", default=None, help="Restoration model [default: by content].")
-@click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
-              help="Where the networks run (onnxruntime needs --onnx-dir from `nac export --onnx`).")
+@click.option("--backend", type=click.Choice(["torch", "torch-bf16", "onnxruntime"]), default="torch",
+              show_default=True, help="Where the networks run: torch-bf16 runs the decoder network in "
+              "bfloat16 (fastest on CPUs with AVX512-BF16/AMX); onnxruntime needs --onnx-dir from `nac export --onnx`.")
 @click.option("--onnx-dir", type=click.Path(file_okay=False), default=None, help="ONNX graphs for --backend onnxruntime.")
 @click.option("--int8", is_flag=True, help="With --backend onnxruntime: the int8 graphs.")
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
@@ -119,7 +120,7 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
         raise click.UsageError("--backend onnxruntime needs --onnx-dir (made by `nac export MODEL --onnx DIR`)")
     onnx = onnx_dir if backend == "onnxruntime" else None
     with open(src, "rb") as f:
-        info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8)
+        info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8, bf16=backend == "torch-bf16")
         if postfilter:  # the restorer needs the whole signal (it measures its bandwidth first)
             from .restore import restore_audio
 
@@ -205,12 +206,21 @@ def info(src: str, as_json: bool) -> None:
               help="Warm start from an exported model (e.g. nac/pretrained/nac-16k.pt): weights and step.")
 @click.option("--device", default=None,
               help="cpu, cuda, cuda:N or auto (the config's default: the GPU when there is one).")
+@click.option("--data-weights", default=None, metavar="W1,W2,...",
+              help="Sampling weight per --data folder (overrides the config's data_weights).")
 @friendly_errors
-def train(config, data, out, dev, steps, until, resume, init, device) -> None:
+def train(config, data, out, dev, steps, until, resume, init, device, data_weights) -> None:
     """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP: nccl on GPUs, gloo on CPUs)."""
     from .train import run
 
-    run(config, list(data), out, dev=dev, steps=steps, resume=resume, init=init, until=until, device=device)
+    weights = None
+    if data_weights:
+        try:
+            weights = [float(w) for w in data_weights.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"{data_weights!r}: expected comma-separated numbers") from None
+    run(config, list(data), out, dev=dev, steps=steps, resume=resume, init=init, until=until, device=device,
+        data_weights=weights)
 
 
 @cli.command("train-restore")

@@ -16,11 +16,14 @@ import numpy as np
 
 from .bitstream import ModelMismatchError, NacReader, NacWriter, model_rate_samples
 from .model import CodecConfig, NacCodec
-from .checkpoint import float_state
+from .checkpoint import float_state, inference_weights
 from .registry import DEFAULT_CODEC, REGISTRY, load_checkpoint
 from .streaming import StreamingDecoder, StreamingEncoder, StreamingResampler
 
 FRAMES_PER_CHUNK = 250  # 5 s at 50 Hz: ~0.3 % container overhead at 6 kbps
+# Every decoded block also decodes `context_frames` (53, mostly Griffin-Lim's reach) on each
+# side: 20-s blocks keep that to +10 % of the work (5-s blocks: +42 %) in a few MB of memory.
+DECODE_BLOCK_FRAMES = 1000
 
 
 @dataclass
@@ -42,7 +45,7 @@ def load_loaded(name: str) -> LoadedModel:
     if name not in _CACHE:
         ckpt, digest = load_checkpoint(name)
         model = NacCodec(CodecConfig(**ckpt["config"]))
-        model.load_state_dict(float_state(ckpt["model"]), strict=False)
+        model.load_state_dict(float_state(inference_weights(ckpt)), strict=False)
         model.eval()
         _CACHE[name] = LoadedModel(model, ckpt.get("name", name), digest)
     return _CACHE[name]
@@ -57,12 +60,12 @@ def encode_codes(model: NacCodec, audio: np.ndarray, kbps: float,
 
 
 def decode_codes(model: NacCodec, chunks: Iterable[np.ndarray],
-                 frames_per_chunk: int = FRAMES_PER_CHUNK) -> Iterator[np.ndarray]:
+                 block_frames: int = DECODE_BLOCK_FRAMES) -> Iterator[np.ndarray]:
     """Chunks of (frames, C, n_q) codes -> blocks of (C, frames * hop) audio at the model rate.
 
     Holds at most one block plus `context_frames` on each side, whatever the chunk sizes.
     """
-    decoder = StreamingDecoder(model, frames_per_chunk)
+    decoder = StreamingDecoder(model, block_frames)
     for chunk in chunks:
         yield from decoder.push(chunk)
     yield from decoder.flush()
@@ -107,14 +110,16 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
 
 
 def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | None = None,
-                      onnx_dir: str | None = None, int8: bool = False) -> tuple[dict, Iterator[np.ndarray]]:
+                      onnx_dir: str | None = None, int8: bool = False, bf16: bool = False
+                      ) -> tuple[dict, Iterator[np.ndarray]]:
     """Decode a .nac stream block by block in bounded memory.
 
     Returns (info, blocks): info has `channels`, `sample_rate` (of the output) and `num_samples`
     (exact, known from the header before any decoding); blocks are (C, T) float32 arrays at that
     rate whose lengths add up to `num_samples`. The file is validated up front; a problem found
     later (a CRC mismatch in chunk 7) raises while iterating, before that chunk's audio is made.
-    With `onnx_dir` the networks run in onnxruntime (`nac/onnx.py`; `int8`: quantized graphs).
+    With `onnx_dir` the networks run in onnxruntime (`nac/onnx.py`; `int8`: quantized graphs);
+    with `bf16` the decoder network runs in bfloat16 (`nac/bf16.py`).
     """
     reader = NacReader(f)
     m = reader.metadata
@@ -132,6 +137,10 @@ def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | 
         from .onnx import OnnxCodec
 
         codec = OnnxCodec.wrap(codec, onnx_dir, int8)
+    elif bf16:
+        from .bf16 import Bf16Codec
+
+        codec = Bf16Codec.wrap(codec)
     out_rate = sample_rate or reader.original_sample_rate
     length = reader.num_samples if out_rate == reader.original_sample_rate else \
         model_rate_samples(reader.num_samples, reader.original_sample_rate, out_rate)

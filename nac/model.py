@@ -269,6 +269,13 @@ class NacCodec(nn.Module):
         """Frames of look-around needed so that chunked coding equals whole-signal coding."""
         return max(self.encoder.receptive_field, self.decoder.receptive_field)
 
+    @property
+    def encoder_context_frames(self) -> int:
+        """Look-around that chunked *encoding* needs: the encoder's receptive field (17 frames,
+        340 ms, against the decoder's 53). A pitch-aware model also tracks f0 on each window;
+        its tracker's reach is not derived from layers, so it keeps the full context."""
+        return self.context_frames if self.pitch_levels else self.encoder.receptive_field
+
     @torch.no_grad()
     def encode(self, wav: torch.Tensor, kbps: float) -> torch.Tensor:
         """(B, T) or (T,) float audio at `sample_rate` -> (B, n_q, ceil(T / hop)) int64 codes.

@@ -9,10 +9,11 @@
     dec = StreamingDecoder(model)
     audio_blocks = dec.push(codes) + dec.flush()   # (C, frames * hop) at model.sample_rate
 
-Output equals whole-signal coding: a frame is coded from a window that reaches
-`model.context_frames` frames past it on both sides (the layers' receptive field), so a frame's
-codes (audio) come out once that much look-ahead has arrived. That look-ahead is the latency:
-`latency_seconds` (1.06 s for nac-16k: 53 frames, most of it the 16 Griffin-Lim iterations).
+Output equals whole-signal coding: a frame is coded from a window that reaches the layers'
+receptive field past it on both sides (`model.encoder_context_frames` for codes,
+`model.context_frames` for audio), so a frame's codes (audio) come out once that much look-ahead
+has arrived. That look-ahead is the latency, `latency_seconds`: for nac-16k 340 ms to encode
+(17 frames) and 1.06 s to decode (53 frames, most of it the 16 Griffin-Lim iterations).
 Memory is bounded by one block plus the context, whatever the stream's length.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ class StreamingEncoder:
     def __init__(self, model, kbps: float, block_frames: int = BLOCK_FRAMES):
         self.model, self.kbps = model, kbps
         self.n_q = model.n_q_for(kbps)  # fail early on an unsupported bitrate
-        self.hop, self.ctx = model.hop, model.context_frames
+        self.hop, self.ctx = model.hop, model.encoder_context_frames
         self.block = max(1, block_frames)
         self.buf: np.ndarray | None = None  # audio from frame `buf_start` on
         self.buf_start = 0

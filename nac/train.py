@@ -25,6 +25,7 @@ from .audio import atomic_output
 from .data import CropSampler, PitchTracks, load_corpus, list_audio
 from .discriminators import (MagnitudeDiscriminator, MultiScaleSTFTDiscriminator, discriminator_loss,
                              generator_losses)
+from .ema import WeightEMA
 from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
 from .model import CodecConfig, NacCodec
 
@@ -41,6 +42,7 @@ class OptimConfig:
     warmup_steps: int = 300
     weight_decay: float = 1e-2
     grad_clip: float = 1.0
+    ema_decay: float = 0.0  # > 0: evaluate and ship an exponential moving average of the weights
     mel_weight: float = 2.0
     logmag_weight: float = 1.0
     complex_weight: float = 2.0
@@ -164,9 +166,12 @@ class Trainer:
         if (self.out / "latest.pt").exists() and not resume:
             raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume to continue it "
                                   "or choose another --out")
+        self.ema = None
         self._resume()
         if init and self.step == 0:
             self._warm_start(init)
+        if cfg.ema_decay and self.ema is None:
+            self.ema = WeightEMA(self.model, cfg.ema_decay)  # starts from the weights just loaded
         self.ddp = self._wrap(self.model)
         self.ddp_disc = self._wrap(self.disc) if self.disc is not None else None
 
@@ -201,6 +206,9 @@ class Trainer:
             self.opt_d.load_state_dict(ckpt["optimizer_d"])
         self.step = ckpt["step"]
         self.start_step = ckpt.get("start_step", 0)
+        if self.cfg.ema_decay:
+            self.ema = WeightEMA(self.model, self.cfg.ema_decay)
+            self.ema.load_state_dict(ckpt.get("ema", ckpt["model"]))
         if self.is_main:
             print(f"resumed from {latest} at step {self.step}")
 
@@ -317,6 +325,8 @@ class Trainer:
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.opt.step()
+        if self.ema is not None:
+            self.ema.update()
         stats = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
         stats["total"] = float(total.detach())
         return stats, q.codes.detach().cpu()  # for the codebook-usage counts, kept on the CPU
@@ -328,8 +338,15 @@ class Trainer:
             writer.writerow(row)
         print(f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
 
-    @torch.no_grad()
     def evaluate(self, kbps: float = 6.0) -> dict:
+        """Dev metrics of the weights that would ship: the EMA's when there is one."""
+        if self.ema is None:
+            return self._evaluate(kbps)
+        with self.ema.averaged():
+            return self._evaluate(kbps)
+
+    @torch.no_grad()
+    def _evaluate(self, kbps: float) -> dict:
         """Dev log-mel distance, harmonic correlation (and PESQ if installed) at `kbps`."""
         from .metrics import harmonic_correlation, mel_distance, pesq_wb
 
@@ -353,6 +370,8 @@ class Trainer:
                    "step": self.step, "start_step": self.start_step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
         if self.disc is not None:
             payload.update(disc=self.disc.state_dict(), optimizer_d=self.opt_d.state_dict())
+        if self.ema is not None:
+            payload["ema"] = self.ema.state_dict()
         checkpoint.save(self.out / "latest.pt", payload)
 
 
@@ -389,8 +408,11 @@ def _init_distributed(device: torch.device) -> tuple[int, int]:
 
 def run(config: str | None, data: list[str], out: str, dev: str | None = None,
         steps: int | None = None, resume: bool = True, init: str | None = None,
-        until: int | None = None, device: str | None = None) -> Path:
+        until: int | None = None, device: str | None = None,
+        data_weights: list[float] | None = None) -> Path:
     model_cfg, cfg = load_config(config)
+    if data_weights is not None:
+        cfg.data_weights = data_weights
     if steps is not None:
         cfg.steps = steps
     if device is not None:

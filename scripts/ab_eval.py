@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nac.audio import read_audio, resample  # noqa: E402
-from nac.checkpoint import float_state  # noqa: E402
+from nac.checkpoint import float_state, inference_weights  # noqa: E402
 from nac.compress import decode_codes, encode_codes  # noqa: E402
 from nac.data import list_audio  # noqa: E402
 from nac.evaluate import mean_ci  # noqa: E402
@@ -35,7 +35,7 @@ from nac.registry import load_checkpoint  # noqa: E402
 def load(spec: str, overrides: dict) -> NacCodec:
     ckpt, _ = load_checkpoint(spec)
     model = NacCodec(CodecConfig(**{**ckpt["config"], **overrides}))
-    state = {k: v for k, v in float_state(ckpt["model"]).items() if k in model.state_dict()}
+    state = {k: v for k, v in float_state(inference_weights(ckpt)).items() if k in model.state_dict()}
     model.load_state_dict(state, strict=False)
     return model.eval()
 

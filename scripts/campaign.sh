@@ -10,7 +10,8 @@
 # shipped nac/pretrained/nac-16k.pt, which is how the campaign survives sessions: what a session
 # learned reaches the next one only through the committed model (<= 20 MB, sha256 in the registry).
 # Env: THREADS (torch threads, default 1), STEPS (end of the cosine schedule, default 100000),
-# DATA (default ../shared/data), EXTRA_DATA (more --data folders, e.g. runs/voices/16k).
+# DATA (default ../shared/data), EXTRA_DATA (more --data folders, e.g. runs/voices/16k: the
+# recipe in scripts/add_voices.sh), DATA_WEIGHTS (one per folder; default 3,1 then 2 per extra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARM=${1:-baseline}
@@ -40,7 +41,9 @@ if [ "$ARM" = restore-speech ]; then
        --out "$RUN" --resume)
 else
   DATA_ARGS=(--data "$DATA/train/speech" --data "$DATA/train/music" --dev "$DATA/dev/speech")
-  for extra in ${EXTRA_DATA:-}; do DATA_ARGS+=(--data "$extra"); done
+  WEIGHTS=3,1
+  for extra in ${EXTRA_DATA:-}; do DATA_ARGS+=(--data "$extra"); WEIGHTS+=,2; done
+  DATA_ARGS+=(--data-weights "${DATA_WEIGHTS:-$WEIGHTS}")
   INIT=nac/pretrained/nac-16k.pt
   # the pitch arm continues from its own committed model (the A/B goes on across sessions)
   [ "$ARM" = pitch ] && [ -f nac/pretrained/nac-16k-pitch.pt ] && INIT=nac/pretrained/nac-16k-pitch.pt

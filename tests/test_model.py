@@ -45,7 +45,7 @@ def test_chunked_coding_equals_whole_signal(gl):
     assert (whole == chunked).mean() > 0.99  # rare float near-ties flip a code; none sit at seams
     audio_whole = model.decode(torch.from_numpy(whole.T[None]))[0].numpy()
     pieces = [whole[i:i + 37, None] for i in range(0, len(whole), 37)]
-    audio_chunked = np.concatenate(list(decode_codes(model, pieces, frames_per_chunk=60)), axis=1)[0]
+    audio_chunked = np.concatenate(list(decode_codes(model, pieces, block_frames=60)), axis=1)[0]
     assert audio_chunked.shape == audio_whole.shape
     assert np.abs(audio_whole - audio_chunked).max() < 1e-4
 

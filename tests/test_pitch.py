@@ -94,7 +94,7 @@ def test_pitch_model_chunked_decoding_equals_whole(gl):
     codes = model.encode(torch.from_numpy(x), 3)[0].T.numpy()  # (frames, n_q)
     whole = model.decode(torch.from_numpy(codes.T[None]))[0].numpy()
     pieces = [codes[i:i + 37, None] for i in range(0, len(codes), 37)]
-    chunked = np.concatenate(list(decode_codes(model, pieces, frames_per_chunk=60)), axis=1)[0]
+    chunked = np.concatenate(list(decode_codes(model, pieces, block_frames=60)), axis=1)[0]
     assert np.abs(whole - chunked).max() < 1e-4
 
 

@@ -22,6 +22,14 @@ class QuantizerOutput:
     commit_loss: torch.Tensor
 
 
+def _argmin_rows(x: torch.Tensor) -> torch.Tensor:
+    """First index of each row's minimum. On the CPU through NumPy: torch's CPU argmin took ~20x
+    longer on these (frames, 1024) distances and was half of a 6 kbps encode."""
+    if x.device.type == "cpu" and not x.requires_grad:
+        return torch.from_numpy(x.numpy().argmin(-1))
+    return x.argmin(-1)
+
+
 class ResidualQuantizer(nn.Module):
     def __init__(self, dim: int, n_q: int, codebook_size: int, dropout_multiple_of: int = 1,
                  ema_decay: float = 0.99, dead_code_threshold: float = 0.1, dropout_offset: int = 0):
@@ -71,17 +79,18 @@ class ResidualQuantizer(nn.Module):
     @torch.no_grad()
     def encode(self, z: torch.Tensor, n_q: int) -> torch.Tensor:
         """(B, D, N) latents -> (B, n_q, N) codes, greedy residual nearest neighbour."""
-        residual = z.transpose(1, 2)
+        b, _, n = z.shape
+        residual = z.transpose(1, 2).reshape(b * n, -1)
         books = self.codebooks
+        norms = books.square().sum(-1)  # (n_q, codebook_size)
         codes = []
         for level in range(n_q):
-            book = books[level]
-            dist = (residual.square().sum(-1, keepdim=True) - 2 * residual @ book.T
-                    + book.square().sum(-1)[None, None])
-            idx = dist.argmin(-1)
-            residual = residual - book[idx]
+            # |r - c|^2 without |r|^2 (the same for every code): one fused |c|^2 - 2 r.c
+            dist = torch.addmm(norms[level], residual, books[level].T, alpha=-2.0)
+            idx = _argmin_rows(dist)
+            residual = residual - books[level][idx]
             codes.append(idx)
-        return torch.stack(codes, dim=1)
+        return torch.stack(codes, dim=1).reshape(b, n, n_q).transpose(1, 2)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, n_q, N) codes -> (B, D, N) summed code vectors."""
