@@ -13,7 +13,7 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         "torch==2.13.0", "einops", "vector-quantize-pytorch", "numpy", "soundfile", "click",
-        "construct", "av", "soxr", "tqdm", "scipy", "pyworld-prebuilt",
+        "construct", "av", "soxr", "tqdm", "scipy", "pyworld-prebuilt", "constriction",
     ],
     extras_require={
         "eval": ["pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert",

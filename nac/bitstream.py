@@ -19,7 +19,8 @@ Layout (all integers big-endian):
                        dropped, repeated or reordered chunks are detected too)
                     L  payload: codes in frame-major order (frame, channel, level),
                        each `bits_per_code` bits, most significant bit first, zero-padded
-                       to a whole byte at the end of the chunk
+                       to a whole byte at the end of the chunk; or, when the metadata has
+                       `entropy`, the chunk's range-coded codes as big-endian 32-bit words
 
 A hostile file must not crash, hang or over-allocate the reader: every metadata field is typed
 and range-checked (`validate_metadata`), a chunk's frames must be backed by its bytes, and the
@@ -258,8 +259,12 @@ def read_header(f: BinaryIO) -> Header:
 class NacWriter:
     """Write the header at once, then one chunk per `write_chunk` call (nothing is held back)."""
 
-    def __init__(self, f: BinaryIO, metadata: dict, kbps: float, version: int = VERSION):
-        self.f, self.metadata = f, metadata
+    def __init__(self, f: BinaryIO, metadata: dict, kbps: float, version: int = VERSION, coder=None):
+        """`coder`: an entropy coder (`nac.entropy.CodeModel`) whose `describe()` is already in
+        `metadata["entropy"]`; None writes bit-packed codes."""
+        if (coder is None) != (metadata.get("entropy") is None):
+            raise ValueError("metadata['entropy'] and the coder must come together")
+        self.f, self.metadata, self.coder = f, metadata, coder
         self.channels, self.n_q = int(metadata["channels"]), int(metadata["n_q"])
         self.bits = int(metadata["bits_per_code"])
         self.max_frames = int(metadata["frames_per_chunk"])
@@ -273,7 +278,7 @@ class NacWriter:
             raise ValueError(f"chunk shape {codes.shape} does not match (frames, {self.channels}, {self.n_q})")
         for start in range(0, codes.shape[0], self.max_frames):
             part = codes[start:start + self.max_frames]
-            payload = pack_bits(part, self.bits)
+            payload = self.coder.encode(part) if self.coder else pack_bits(part, self.bits)
             crc = chunk_crc(payload, self.chunks_written, self.version)
             self.f.write(CHUNK_HEADER.build(dict(frames=part.shape[0], length=len(payload), crc32=crc)))
             self.f.write(payload)
@@ -282,10 +287,14 @@ class NacWriter:
 
 
 class NacReader:
-    """Parse and validate a .nac stream; `chunks()` yields (frames, channels, n_q) int64 arrays."""
+    """Parse and validate a .nac stream; `chunks()` yields (frames, channels, n_q) int64 arrays.
 
-    def __init__(self, f: BinaryIO):
-        self.f = f
+    An entropy-coded file (metadata `entropy`) needs its coder (`nac.entropy.CodeModel`, built
+    from the model's code statistics) set as `coder` before `chunks()`; `payloads()` checks a
+    file's structure and CRCs without one."""
+
+    def __init__(self, f: BinaryIO, coder=None):
+        self.f, self.coder = f, coder
         self.header = read_header(f)
         m = self.metadata = self.header.metadata  # validated: types and ranges hold
         self.channels, self.n_q, self.bits = m["channels"], m["n_q"], m["bits_per_code"]
@@ -293,6 +302,10 @@ class NacReader:
         self.sample_rate, self.original_sample_rate = m["sample_rate"], m["original_sample_rate"]
         self.frames_per_chunk = m["frames_per_chunk"]
         self.total_frames = expected_frames(m)
+        self.entropy = m.get("entropy")
+        if self.entropy is not None and not (
+                isinstance(self.entropy.get("coder"), str) and isinstance(self.entropy.get("statistics"), str)):
+            raise MetadataError("metadata field 'entropy' must name a coder and its statistics")
         self._check_size()
 
     def _check_size(self) -> None:
@@ -305,13 +318,33 @@ class NacReader:
         except (AttributeError, OSError, ValueError):
             return
         chunks = -(-self.total_frames // self.frames_per_chunk)
-        needed = (chunks * CHUNK_HEADER_SIZE
-                  + packed_size(self.total_frames * self.channels * self.n_q, self.bits))
+        payload = (4 * chunks if self.entropy else  # a coded chunk holds at least one 32-bit word
+                   packed_size(self.total_frames * self.channels * self.n_q, self.bits))
+        needed = chunks * CHUNK_HEADER_SIZE + payload
         if end - here < needed:
             raise TruncatedError(f"truncated file: {self.total_frames} frames need at least {needed} bytes "
                                  f"after the header, the file has {end - here}")
 
     def chunks(self) -> Iterator[np.ndarray]:
+        if self.entropy is not None and self.coder is None:
+            raise NacFormatError("entropy-coded file: decoding needs the model's code statistics")
+        for index, frames, payload in self.payloads():
+            count = frames * self.channels * self.n_q
+            if self.coder is None:
+                yield unpack_bits(payload, self.bits, count).reshape(frames, self.channels, self.n_q)
+                continue
+            try:
+                yield self.coder.decode(payload, frames, self.channels, self.n_q)
+            except ValueError as exc:
+                raise NacFormatError(f"chunk {index}: {exc}") from None
+
+    def _max_payload(self, frames: int) -> int:
+        raw = packed_size(frames * self.channels * self.n_q, self.bits)
+        # no code costs more than 1.4x its bits in the range coder (`nac.entropy._floored`)
+        return raw + raw // 2 + 64 if self.entropy else raw
+
+    def payloads(self) -> Iterator[tuple[int, int, bytes]]:
+        """(chunk index, frames, payload) for each chunk, its size and CRC checked."""
         frames_read, index = 0, 0
         while True:
             raw = self.f.read(CHUNK_HEADER_SIZE)
@@ -323,7 +356,8 @@ class NacReader:
             if not 1 <= ch.frames <= self.frames_per_chunk:
                 raise NacFormatError(f"chunk {index}: {ch.frames} frames (allowed 1..{self.frames_per_chunk})")
             count = ch.frames * self.channels * self.n_q
-            if ch.length != packed_size(count, self.bits):
+            if (ch.length != packed_size(count, self.bits) if self.entropy is None
+                    else not 4 <= ch.length <= self._max_payload(ch.frames)):
                 raise NacFormatError(f"chunk {index}: payload length {ch.length} does not match {ch.frames} frames")
             if frames_read + ch.frames > self.total_frames:
                 raise NacFormatError(f"chunk {index}: more frames than the metadata's {self.total_frames}")
@@ -334,7 +368,7 @@ class NacReader:
                 raise ChunkCRCError(f"CRC mismatch in chunk {index} (corrupted data)")
             frames_read += ch.frames
             index += 1
-            yield unpack_bits(payload, self.bits, count).reshape(ch.frames, self.channels, self.n_q)
+            yield index - 1, ch.frames, payload
         if frames_read != self.total_frames:
             raise TruncatedError(f"truncated file: {frames_read} of {self.total_frames} frames present "
                                  f"(ends after chunk {index - 1})")
@@ -360,7 +394,7 @@ def inspect(f: BinaryIO, size: int) -> dict:
     reader = NacReader(f)
     chunks, crc = 0, "ok"
     try:
-        for _ in reader.chunks():
+        for _ in reader.payloads():
             chunks += 1
     except NacFormatError as exc:
         crc = f"FAILED: {exc}"
@@ -375,5 +409,7 @@ def inspect(f: BinaryIO, size: int) -> dict:
         "real_kbps": round((size - reader.header.size) * 8 / seconds / 1000 / reader.channels, 3),
         "file_kbps": round(size * 8 / seconds / 1000, 3), "chunks": chunks, "integrity": crc,
         "header_crc": "ok" if reader.header.version >= 2 else "none (version 1 file)",
+        "entropy": (f"{reader.entropy['coder']} (statistics {reader.entropy['statistics']})"
+                    if reader.entropy else "off (bit-packed codes)"),
         "metadata": reader.metadata,
     }

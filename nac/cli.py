@@ -66,9 +66,12 @@ def cli(debug: bool) -> None:
 @click.option("--kbps", type=click.Choice(KBPS_CHOICES), default="6", show_default=True,
               help="Nominal bitrate per channel.")
 @click.option("--model", default=None, help="Registry name or checkpoint path [default: nac-16k].")
+@click.option("--entropy", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Range-code the codes with the model's code statistics (~4.5 %% smaller at 6 kbps); "
+              "auto: whenever the model ships them.")
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @friendly_errors
-def encode(src: str, dst: str, kbps: str, model: str | None, force: bool) -> None:
+def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force: bool) -> None:
     """Encode an audio file (wav/flac/ogg/opus/mp3/m4a, any rate) to a .nac file.
 
     SRC "-" reads stdin (`ffmpeg -i in.mkv -f wav - | nac encode - out.nac`). Seekable wav/flac
@@ -83,7 +86,7 @@ def encode(src: str, dst: str, kbps: str, model: str | None, force: bool) -> Non
         raise UserError(f"{dst} exists (use --force to overwrite)")
     sr, channels, total, blocks = read_blocks(src)
     with atomic_output(dst) as tmp, open(tmp, "wb") as f:
-        compress_blocks(blocks, sr, channels, total, f, float(kbps), model or DEFAULT_CODEC)
+        compress_blocks(blocks, sr, channels, total, f, float(kbps), model or DEFAULT_CODEC, entropy=entropy)
 
 
 @cli.command()

@@ -31,6 +31,17 @@ class LoadedModel:
     model: NacCodec
     name: str
     sha256: str
+    code_statistics: dict | None = None  # for entropy coding (`nac/entropy.py`), in the checkpoint
+
+    def code_model(self):
+        """The entropy coder of this model's codes, or None if it ships no code statistics."""
+        if self.code_statistics is None:
+            return None
+        if "_code_model" not in self.__dict__:
+            from .entropy import CodeModel, CodeStatistics
+
+            self._code_model = CodeModel(CodeStatistics.from_dict(self.code_statistics))
+        return self._code_model
 
 
 _CACHE: dict[str, LoadedModel] = {}
@@ -47,7 +58,7 @@ def load_loaded(name: str) -> LoadedModel:
         model = NacCodec(CodecConfig(**ckpt["config"]))
         model.load_state_dict(float_state(inference_weights(ckpt)), strict=False)
         model.eval()
-        _CACHE[name] = LoadedModel(model, ckpt.get("name", name), digest)
+        _CACHE[name] = LoadedModel(model, ckpt.get("name", name), digest, ckpt.get("code_statistics"))
     return _CACHE[name]
 
 
@@ -72,19 +83,29 @@ def decode_codes(model: NacCodec, chunks: Iterable[np.ndarray],
 
 
 def compress_to_file(audio: np.ndarray, sr: int, f: BinaryIO, kbps: float = 6.0,
-                     model: str = DEFAULT_CODEC, frames_per_chunk: int = FRAMES_PER_CHUNK) -> None:
+                     model: str = DEFAULT_CODEC, frames_per_chunk: int = FRAMES_PER_CHUNK,
+                     entropy: str = "auto") -> None:
     """Encode (C, T) float audio at rate `sr` into the open binary file `f`."""
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    compress_blocks([audio], sr, audio.shape[0], audio.shape[1], f, kbps, model, frames_per_chunk)
+    compress_blocks([audio], sr, audio.shape[0], audio.shape[1], f, kbps, model, frames_per_chunk, entropy)
 
 
 def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_samples: int, f: BinaryIO,
-                    kbps: float = 6.0, model: str = DEFAULT_CODEC, frames_per_chunk: int = FRAMES_PER_CHUNK
-                    ) -> None:
+                    kbps: float = 6.0, model: str = DEFAULT_CODEC, frames_per_chunk: int = FRAMES_PER_CHUNK,
+                    entropy: str = "auto") -> None:
     """Encode (C, T) blocks of any size at rate `sr`, `num_samples` in all, in bounded memory:
-    blocks are resampled and coded as they come, chunks written as soon as they are ready."""
+    blocks are resampled and coded as they come, chunks written as soon as they are ready.
+
+    `entropy`: "on" range-codes the codes with the model's code statistics (an error if it has
+    none), "off" bit-packs them, "auto" (default) entropy-codes whenever the model can."""
+    if entropy not in ("auto", "on", "off"):
+        raise ValueError(f"entropy must be auto, on or off, got {entropy!r}")
     loaded = load_loaded(model)
     codec = loaded.model
+    coder = loaded.code_model() if entropy != "off" else None
+    if entropy == "on" and coder is None:
+        raise ValueError(f"model {loaded.name} ships no code statistics: entropy coding is not available "
+                         "(scripts/fit_code_statistics.py adds them)")
     frames_per_chunk = max(frames_per_chunk, codec.context_frames)
     n_q = codec.n_q_for(kbps)
     metadata = {
@@ -98,7 +119,9 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
         from .pitch import describe
 
         metadata["pitch"] = describe()
-    writer = NacWriter(f, metadata, kbps)
+    if coder is not None:
+        metadata["entropy"] = coder.describe()
+    writer = NacWriter(f, metadata, kbps, coder=coder)
     to_model = StreamingResampler(sr, codec.sample_rate, channels,
                                   model_rate_samples(num_samples, sr, codec.sample_rate))
     encoder = StreamingEncoder(codec, kbps, frames_per_chunk)
@@ -132,6 +155,12 @@ def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | 
         raise ModelMismatchError(f"this file was encoded with {m['model']} ({m['model_sha256']}), "
                                  f"but the model loaded has sha256 {loaded.sha256[:16]}")
     check_stream(reader, loaded.model)
+    if reader.entropy is not None:
+        reader.coder = loaded.code_model()
+        if reader.coder is None or reader.entropy != reader.coder.describe():
+            raise ModelMismatchError(f"this file is entropy-coded with {reader.entropy.get('coder')} and code "
+                                     f"statistics {reader.entropy.get('statistics')!s:.16}, which model "
+                                     f"{loaded.name} does not have")
     codec = loaded.model
     if onnx_dir:
         from .onnx import OnnxCodec
@@ -194,9 +223,9 @@ def check_stream(reader: NacReader, codec: NacCodec) -> None:
 
 
 def compress(audio: np.ndarray, sr: int, kbps: float = 6.0, model: str = DEFAULT_CODEC,
-             frames_per_chunk: int = FRAMES_PER_CHUNK) -> bytes:
+             frames_per_chunk: int = FRAMES_PER_CHUNK, entropy: str = "auto") -> bytes:
     buf = io.BytesIO()
-    compress_to_file(audio, sr, buf, kbps, model, frames_per_chunk)
+    compress_to_file(audio, sr, buf, kbps, model, frames_per_chunk, entropy)
     return buf.getvalue()
 
 

@@ -28,7 +28,7 @@ REGISTRY: dict[str, ModelCard] = {
     card.name: card
     for card in [
         ModelCard("nac-16k", "codec", "nac-16k.pt",
-                  "8567bd95317220e23b931cce6b42889ffd67a8417c8725fadcb863734f7c223a",
+                  "c9f819ecc041e3682ddda9b4ee75b37c93972a32a22549fe9762592a0a5c15d4",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("nac-16k-pitch", "codec", "nac-16k-pitch.pt",
                   "8d12d3d8b9123ffcbfa8bb1cbddad6d91481f50b5e0883bb82803706a4884a86",
