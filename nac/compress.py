@@ -16,7 +16,7 @@ import numpy as np
 
 from .bitstream import ModelMismatchError, NacReader, NacWriter, model_rate_samples
 from .model import CodecConfig, NacCodec
-from .checkpoint import float_state, inference_weights
+from .checkpoint import TRAINING_ONLY_SUFFIXES, float_state, inference_weights
 from .registry import DEFAULT_CODEC, REGISTRY, load_checkpoint
 from .streaming import StreamingDecoder, StreamingEncoder, StreamingResampler
 
@@ -55,8 +55,10 @@ def load_model(name: str = DEFAULT_CODEC) -> NacCodec:
 def load_loaded(name: str) -> LoadedModel:
     if name not in _CACHE:
         ckpt, digest = load_checkpoint(name)
-        model = NacCodec(CodecConfig(**ckpt["config"]))
-        model.load_state_dict(float_state(inference_weights(ckpt)), strict=False)
+        model = NacCodec(CodecConfig(**ckpt["config"]), inference=True)
+        state = {k: v for k, v in float_state(inference_weights(ckpt)).items()
+                 if not k.endswith(TRAINING_ONLY_SUFFIXES)}
+        model.load_state_dict(state)  # strict: every inference tensor must be in the file
         model.eval()
         _CACHE[name] = LoadedModel(model, ckpt.get("name", name), digest, ckpt.get("code_statistics"))
     return _CACHE[name]

@@ -223,14 +223,17 @@ class PitchConditioning(nn.Module):
 class NacCodec(nn.Module):
     """Neural codec at `cfg.sample_rate`, mono. Implements `Codec`."""
 
-    def __init__(self, cfg: CodecConfig | None = None):
+    def __init__(self, cfg: CodecConfig | None = None, inference: bool = False):
+        """`inference=True`: codebooks without the quantizer's training machinery (loading for
+        coding; `nac.compress.load_model`)."""
         super().__init__()
         self.cfg = cfg = cfg or CodecConfig()
         self.encoder = Encoder(cfg)
         step = max(1, round(cfg.kbps_step / cfg.kbps_per_codebook()))
         self.pitch_levels = 1 if cfg.pitch else 0
         self.quantizer = ResidualQuantizer(cfg.latent_dim, cfg.n_q - self.pitch_levels, cfg.codebook_size, step,
-                                           cfg.ema_decay, cfg.dead_code_threshold, dropout_offset=self.pitch_levels)
+                                           cfg.ema_decay, cfg.dead_code_threshold, dropout_offset=self.pitch_levels,
+                                           inference=inference)
         self.decoder = Decoder(cfg)
         self.codebooks_per_step = step
 

@@ -41,9 +41,12 @@ def main() -> None:
     rng_audio = np.random.default_rng(args.seed)
     t = np.arange(int(0.4 * 16000)) / 16000
     audio = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.02 * rng_audio.standard_normal(len(t))).astype(np.float32)
-    seeds = {"mono 6 kbps, 0.4 s, 4 chunks": compress(audio[None], 16000, 6, args.model, frames_per_chunk=5),
-             "stereo 44.1 kHz 1.5 kbps": compress(np.stack([audio, audio[::-1]]), 44100, 1.5, args.model,
-                                                  frames_per_chunk=5)}
+    seeds = {"mono 6 kbps, 0.4 s, 4 chunks, bit-packed": compress(audio[None], 16000, 6, args.model,
+                                                                   frames_per_chunk=5, entropy="off"),
+             "mono 6 kbps, 4 chunks, entropy-coded": compress(audio[None], 16000, 6, args.model,
+                                                              frames_per_chunk=5, entropy="auto"),
+             "stereo 44.1 kHz 1.5 kbps, entropy-coded": compress(np.stack([audio, audio[::-1]]), 44100, 1.5,
+                                                                 args.model, frames_per_chunk=5, entropy="auto")}
     for data in seeds.values():
         decompress(data)  # warm: the model is loaded once, outside the timed cases
 

@@ -3,7 +3,9 @@
 Training goes through `vector_quantize_pytorch.ResidualVQ` (its EMA and code expiry are what
 keep codebooks alive, and it all-reduces codebook statistics across DDP ranks itself). Inference
 uses the same codebooks with a plain nearest-neighbour loop that stops after `n_q` levels, so a
-6 kbps encode does not pay for 24 levels.
+6 kbps encode does not pay for 24 levels; an inference-only quantizer (`inference=True`) holds
+just the codebooks, under the same state-dict names, and never imports vector-quantize-pytorch
+(~1.5 s of every `nac` command's start-up).
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from vector_quantize_pytorch import ResidualVQ
 
 
 @dataclass
@@ -30,14 +31,45 @@ def _argmin_rows(x: torch.Tensor) -> torch.Tensor:
     return x.argmin(-1)
 
 
+class _Codebook(nn.Module):
+    def __init__(self, codebook_size: int, dim: int):
+        super().__init__()
+        self.register_buffer("embed", torch.zeros(1, codebook_size, dim))
+
+
+class _Level(nn.Module):
+    def __init__(self, codebook_size: int, dim: int):
+        super().__init__()
+        self._codebook = _Codebook(codebook_size, dim)
+
+
+class FrozenResidualVQ(nn.Module):
+    """A trained ResidualVQ's codebooks under its state-dict names (`layers.i._codebook.embed`)."""
+
+    def __init__(self, n_q: int, codebook_size: int, dim: int):
+        super().__init__()
+        self.layers = nn.ModuleList(_Level(codebook_size, dim) for _ in range(n_q))
+
+    @property
+    def codebooks(self) -> torch.Tensor:
+        return torch.stack([level._codebook.embed[0] for level in self.layers])
+
+
 class ResidualQuantizer(nn.Module):
     def __init__(self, dim: int, n_q: int, codebook_size: int, dropout_multiple_of: int = 1,
-                 ema_decay: float = 0.99, dead_code_threshold: float = 0.1, dropout_offset: int = 0):
+                 ema_decay: float = 0.99, dead_code_threshold: float = 0.1, dropout_offset: int = 0,
+                 inference: bool = False):
         super().__init__()
         self.n_q, self.codebook_size = n_q, codebook_size
         # Quantizer dropout keeps a multiple of `dropout_multiple_of` levels, minus `dropout_offset`:
         # a pitch-aware model spends one level of every bitrate on f0, so it keeps 2, 5, 8, ... VQ levels.
         self.dropout_multiple_of, self.dropout_offset = dropout_multiple_of, dropout_offset
+        self.inference = inference
+        if inference:
+            self.rvq = FrozenResidualVQ(n_q, codebook_size, dim)
+            return
+        from vector_quantize_pytorch import ResidualVQ
+
         self.rvq = ResidualVQ(
             dim=dim, num_quantizers=n_q, codebook_size=codebook_size,
             decay=ema_decay, kmeans_init=True, kmeans_iters=10,
@@ -47,6 +79,8 @@ class ResidualQuantizer(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
+        if self.inference:
+            raise RuntimeError("an inference-only quantizer cannot train (build NacCodec(cfg) to train)")
         if self.dropout_offset and self.training:
             return self._forward_offset_dropout(z)
         quantized, codes, losses = self.rvq(z.transpose(1, 2))
