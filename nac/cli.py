@@ -95,7 +95,9 @@ def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force
 @click.option("--model", default=None, help="Override the model named in the file.")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
               help="Output rate [default: the original file's rate].")
-@click.option("--postfilter", is_flag=True, help="Clean the decoded audio with the restoration model.")
+@click.option("--postfilter", is_flag=True,
+              help="Decode with the spectral sharpening post-filter (speech PESQ +0.10, ViSQOL -0.23 on dev), "
+              "then run the restoration plan (which passes full-band speech through).")
 @click.option("--postfilter-model", default=None, help="Restoration model [default: by content].")
 @click.option("--backend", type=click.Choice(["torch", "torch-bf16", "onnxruntime"]), default="torch",
               show_default=True, help="Where the networks run: torch-bf16 runs the decoder network in "
@@ -123,7 +125,8 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
         raise click.UsageError("--backend onnxruntime needs --onnx-dir (made by `nac export MODEL --onnx DIR`)")
     onnx = onnx_dir if backend == "onnxruntime" else None
     with open(src, "rb") as f:
-        info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8, bf16=backend == "torch-bf16")
+        info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8, bf16=backend == "torch-bf16",
+                                         postfilter=postfilter)
         if postfilter:  # the restorer needs the whole signal (it measures its bandwidth first)
             from .restore import restore_audio
 

@@ -135,8 +135,8 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
 
 
 def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | None = None,
-                      onnx_dir: str | None = None, int8: bool = False, bf16: bool = False
-                      ) -> tuple[dict, Iterator[np.ndarray]]:
+                      onnx_dir: str | None = None, int8: bool = False, bf16: bool = False,
+                      postfilter: bool = False) -> tuple[dict, Iterator[np.ndarray]]:
     """Decode a .nac stream block by block in bounded memory.
 
     Returns (info, blocks): info has `channels`, `sample_rate` (of the output) and `num_samples`
@@ -144,7 +144,8 @@ def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | 
     rate whose lengths add up to `num_samples`. The file is validated up front; a problem found
     later (a CRC mismatch in chunk 7) raises while iterating, before that chunk's audio is made.
     With `onnx_dir` the networks run in onnxruntime (`nac/onnx.py`; `int8`: quantized graphs);
-    with `bf16` the decoder network runs in bfloat16 (`nac/bf16.py`).
+    with `bf16` the decoder network runs in bfloat16 (`nac/bf16.py`); `postfilter` decodes with
+    the spectral sharpening post-filter (`NacCodec.with_postfilter`).
     """
     reader = NacReader(f)
     m = reader.metadata
@@ -172,6 +173,8 @@ def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | 
         from .bf16 import Bf16Codec
 
         codec = Bf16Codec.wrap(codec)
+    if postfilter:
+        codec = codec.with_postfilter()
     out_rate = sample_rate or reader.original_sample_rate
     length = reader.num_samples if out_rate == reader.original_sample_rate else \
         model_rate_samples(reader.num_samples, reader.original_sample_rate, out_rate)
@@ -190,10 +193,10 @@ def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | 
     return info, blocks()
 
 
-def decompress_from_file(f: BinaryIO, model: str | None = None, sample_rate: int | None = None
-                         ) -> tuple[np.ndarray, int]:
+def decompress_from_file(f: BinaryIO, model: str | None = None, sample_rate: int | None = None,
+                         postfilter: bool = False) -> tuple[np.ndarray, int]:
     """Decode a .nac stream to ((C, T) float32 audio, rate); T is exact for the original rate."""
-    info, blocks = decompress_blocks(f, model, sample_rate)
+    info, blocks = decompress_blocks(f, model, sample_rate, postfilter=postfilter)
     audio = np.concatenate([np.zeros((info["channels"], 0), np.float32), *blocks], axis=1)
     return audio, info["sample_rate"]
 
@@ -231,5 +234,5 @@ def compress(audio: np.ndarray, sr: int, kbps: float = 6.0, model: str = DEFAULT
     return buf.getvalue()
 
 
-def decompress(data: bytes, model: str | None = None) -> tuple[np.ndarray, int]:
-    return decompress_from_file(io.BytesIO(data), model)
+def decompress(data: bytes, model: str | None = None, postfilter: bool = False) -> tuple[np.ndarray, int]:
+    return decompress_from_file(io.BytesIO(data), model, postfilter=postfilter)

@@ -65,7 +65,7 @@ def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
         from .registry import DEFAULT_CODEC
 
         data = compress(audio[None], sr, system.value, system.model or DEFAULT_CODEC)
-        out, _ = decompress(data, system.model)
+        out, _ = decompress(data, system.model, postfilter=system.kind == "nacpf")
         kbps = len(data) * 8 / (len(audio) / sr) / 1000
         if system.kind == "nacpf":
             out = _restore(out[0], sr, content)[None]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from nac.compress import decode_codes, encode_codes
+from nac.compress import decode_codes, encode_codes, load_model
 from nac.model import CodecConfig, NacCodec
 from nac.modules import ISTFTHead
 from tests.conftest import TINY, tone
@@ -65,3 +65,28 @@ def test_griffin_lim_model_trains_on_magnitudes():
     model.train()
     mag, q = model(torch.from_numpy(tone(16000, 0.5))[None])
     assert mag.shape == (1, 321, 50) and (mag > 0).all()
+
+
+def test_sharpening_postfilter_keeps_frame_energy_and_deepens_valleys():
+    from nac.modules import sharpen_magnitude
+
+    mag = torch.rand(2, 321, 50) + 0.01
+    assert torch.allclose(sharpen_magnitude(mag, 1.0), mag, rtol=1e-5)
+    sharp = sharpen_magnitude(mag, 1.2)
+    assert torch.allclose(sharp.square().sum(1), mag.square().sum(1), rtol=1e-4)
+    ratio = lambda m: (m.max(1).values / m.min(1).values).mean()  # noqa: E731
+    assert ratio(sharp) > ratio(mag)
+
+
+def test_postfilter_decode_shares_weights_and_changes_only_the_output(tiny_model_path):
+    from nac.compress import compress, decompress
+
+    model = load_model(tiny_model_path)
+    filtered = model.with_postfilter()
+    assert filtered.cfg.sharpen > 1.0 and model.cfg.sharpen == 1.0
+    assert filtered.decoder is model.decoder
+    data = compress(tone(16000, 1.0)[None], 16000, 6, tiny_model_path)
+    plain, _ = decompress(data, tiny_model_path)
+    post, _ = decompress(data, tiny_model_path, postfilter=True)
+    assert plain.shape == post.shape and not np.allclose(plain, post)
+    assert np.array_equal(decompress(data, tiny_model_path)[0], plain)  # the cached model is untouched

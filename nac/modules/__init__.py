@@ -1,5 +1,5 @@
 """Neural building blocks: ConvNeXt stacks running at frame rate and STFT front/back ends."""
 from .convnext import ConvNeXtBlock, ConvNeXtStack
-from .spectral import ISTFTHead, STFTFeatures
+from .spectral import ISTFTHead, STFTFeatures, sharpen_magnitude
 
-__all__ = ["ConvNeXtBlock", "ConvNeXtStack", "ISTFTHead", "STFTFeatures"]
+__all__ = ["ConvNeXtBlock", "ConvNeXtStack", "ISTFTHead", "STFTFeatures", "sharpen_magnitude"]
