@@ -12,6 +12,7 @@ the first, whose CI says whether a gap is real.
 from __future__ import annotations
 
 import argparse
+import json
 import csv
 import sys
 from pathlib import Path
@@ -46,7 +47,11 @@ def code(model: NacCodec, x: np.ndarray, kbps: float) -> np.ndarray:
 
 
 def parse_value(text: str):
-    return {"true": True, "false": False}.get(text.lower(), int(text) if text.lstrip("-").isdigit() else text)
+    """A --set value: JSON (true, 16, 1.1, "x") or else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from fit_code_statistics import file_codes  # noqa: E402
 from nac.compress import load_loaded  # noqa: E402
 
 CHUNK = 250
+PROBE_HEADING = "## How predictable are the codes"
 
 
 def measure(coder, arrays, bits: int, frame_rate: float) -> dict:
@@ -101,7 +102,11 @@ def main() -> None:
                   "| level | " + " | ".join(str(i) for i in range(len(per_level))) + " |",
                   "|---|" + "---|" * len(per_level),
                   "| bits | " + " | ".join(f"{b:.2f}" for b in per_level) + " |"]
-    args.out.write_text("\n".join(lines) + "\n")
+    # keep the hand-run section from scripts/probe_code_context.py (minutes of CPU training)
+    kept = ""
+    if args.out.exists() and PROBE_HEADING in args.out.read_text():
+        kept = "\n" + args.out.read_text()[args.out.read_text().index(PROBE_HEADING):]
+    args.out.write_text("\n".join(lines) + "\n" + kept)
     print("\n".join(lines))
 
 
