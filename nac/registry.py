@@ -28,7 +28,7 @@ REGISTRY: dict[str, ModelCard] = {
     card.name: card
     for card in [
         ModelCard("nac-16k", "codec", "nac-16k.pt",
-                  "c9f819ecc041e3682ddda9b4ee75b37c93972a32a22549fe9762592a0a5c15d4",
+                  "355b2b2daf15b440076c316f54d8c55f64c86ebfd63a157ffdcdba889bf3a10c",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("nac-16k-pitch", "codec", "nac-16k-pitch.pt",
                   "8d12d3d8b9123ffcbfa8bb1cbddad6d91481f50b5e0883bb82803706a4884a86",
