@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: baseline (current recipe, default) or pitch
+#   bash scripts/campaign.sh [ARM]        # ARM: baseline (current recipe, default), anneal, pitch, restore-speech
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -24,9 +24,12 @@ if [ "$ARM" = status ]; then
 fi
 case "$ARM" in
   baseline) CONFIG=configs/nac-16k-compressed.json ;;
+  # the baseline recipe annealed to a 10x lower learning rate; seed it with a copy of the
+  # baseline arm's latest.pt to continue that run (optimiser and all) on the lower floor
+  anneal) CONFIG=configs/nac-16k-anneal.json ;;
   pitch) CONFIG=configs/nac-16k-pitch.json ;;
   restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (baseline, pitch or restore-speech)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (baseline, anneal, pitch or restore-speech)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 mkdir -p "$RUN"
