@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import vector_quantize_pytorch  # noqa: F401  (see below)
 from tqdm import tqdm
 
 from . import checkpoint
@@ -28,6 +29,11 @@ from .discriminators import (MagnitudeDiscriminator, MultiScaleSTFTDiscriminator
 from .ema import WeightEMA
 from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
 from .model import CodecConfig, NacCodec
+
+# Inference never imports vector-quantize-pytorch (the quantizer loads it lazily, to train);
+# training imports it here, before any process group exists. While the first import happened
+# inside Trainer (after gloo had started), the two-process DDP test lost a rank to SIGABRT
+# ("terminate called without an active exception") in 2 of 5 full-suite runs.
 
 
 @dataclass
