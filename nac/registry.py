@@ -28,7 +28,7 @@ REGISTRY: dict[str, ModelCard] = {
     card.name: card
     for card in [
         ModelCard("nac-16k", "codec", "nac-16k.pt",
-                  "355b2b2daf15b440076c316f54d8c55f64c86ebfd63a157ffdcdba889bf3a10c",
+                  "75b7d1ae91c444850b9b059b2ab80c1fa929fd5c374620d16f89db2057e20cb2",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("nac-16k-pitch", "codec", "nac-16k-pitch.pt",
                   "8d12d3d8b9123ffcbfa8bb1cbddad6d91481f50b5e0883bb82803706a4884a86",
