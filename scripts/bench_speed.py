@@ -128,6 +128,7 @@ def backends(model_name: str, seconds: float = 60.0) -> list[dict]:
     for name, codec in codecs:
         graph = (graph_parity(model, codec, clips) if name == "onnxruntime fp32" and not model.pitch_levels
                  else None)
+        enc = timed(lambda: list(encode_codes(codec, x, 6.0)))
         chunks = list(encode_codes(codec, x, 6.0))
         dec = timed(lambda: list(decode_codes(codec, chunks)))
         row = {"backend": name, "encode": seconds / enc, "decode": seconds / dec, "graph": graph}
