@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: baseline (current recipe, default), anneal, pitch, restore-speech
+#   bash scripts/campaign.sh [ARM]        # ARM: baseline (current recipe, default), anneal, gan, pitch, restore-speech
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -27,9 +27,12 @@ case "$ARM" in
   # the baseline recipe annealed to a 10x lower learning rate; seed it with a copy of the
   # baseline arm's latest.pt to continue that run (optimiser and all) on the lower floor
   anneal) CONFIG=configs/nac-16k-anneal.json ;;
+  # adversarial fine-tuning of the shipped model (magnitude discriminator + feature matching at
+  # a low learning rate): the lever against over-smoothed magnitudes (reports/training.md)
+  gan) CONFIG=configs/nac-16k-gan-finetune.json ;;
   pitch) CONFIG=configs/nac-16k-pitch.json ;;
   restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (baseline, anneal, pitch or restore-speech)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (baseline, anneal, gan, pitch or restore-speech)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 mkdir -p "$RUN"
