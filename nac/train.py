@@ -31,9 +31,7 @@ from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
 from .model import CodecConfig, NacCodec
 
 # Inference never imports vector-quantize-pytorch (the quantizer loads it lazily, to train);
-# training imports it here, before any process group exists. While the first import happened
-# inside Trainer (after gloo had started), the two-process DDP test lost a rank to SIGABRT
-# ("terminate called without an active exception") in 2 of 5 full-suite runs.
+# training imports it up front, before any process group exists.
 
 
 @dataclass
