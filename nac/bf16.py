@@ -3,8 +3,7 @@
 The decoder's ConvNeXt and output projection are ~half of a decode and are matrix products;
 on CPUs with bfloat16 units (AVX512-BF16 / AMX) they run ~2.5x faster in bf16. The spectrum is
 still formed in fp32 (`ISTFTHead.spectrum`) and Griffin-Lim and the iSTFT stay fp32, so the cost
-is rounding inside the network: dev PESQ-WB +0.005 on average against fp32 (19 files, 6 kbps;
-`reports/speed.md`). The encoder stays fp32, so a file's codes never depend on the machine.
+is rounding inside the network: dev PESQ-WB within ±0.01 of fp32 (`reports/speed.md`). The encoder stays fp32, so a file's codes never depend on the machine.
 """
 from __future__ import annotations
 
@@ -16,9 +15,7 @@ from .model import NacCodec
 class Bf16Codec(NacCodec):
     @classmethod
     def wrap(cls, model: NacCodec) -> "Bf16Codec":
-        codec = cls.__new__(cls)
-        codec.__dict__.update(model.__dict__)  # same modules, configs and codebooks
-        return codec
+        return cls.sharing(model)
 
     def _spectrum(self, z: torch.Tensor, f0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast(z.device.type, dtype=torch.bfloat16):

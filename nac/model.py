@@ -34,8 +34,9 @@ class Codec(Protocol):
     def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
 
 
-# `nac decode --postfilter` on NAC streams: gamma 1.1 was the best PESQ of 1.05/1.1/1.15 that kept
-# ViSQOL above Opus 6's on dev speech (scripts/ab_eval.py --set sharpen=...).
+# `nac decode --postfilter` on NAC streams. Dev speech PESQ: +0.06 at 1.05, +0.10 at 1.1, +0.11
+# at 1.15 (log-mel distance rising faster); at 1.1 ViSQOL falls 0.24 and stays above Opus 6's
+# (reports/restore_training.md; scripts/ab_eval.py --set sharpen=...).
 POSTFILTER_SHARPEN = 1.1
 
 
@@ -74,7 +75,7 @@ class CodecConfig:
     oscillator_phase: bool = True
     # Decode-time post-filter, not trained with: the predicted magnitude raised to this power,
     # each frame's energy kept (`sharpen_magnitude`). 1.0 is off; `nac decode --postfilter`
-    # uses POSTFILTER_SHARPEN (dev speech: PESQ +0.10, ViSQOL -0.23, reports/restore.md).
+    # uses POSTFILTER_SHARPEN.
     sharpen: float = 1.0
 
     def __post_init__(self) -> None:
@@ -312,6 +313,14 @@ class NacCodec(nn.Module):
         if self.cfg.sharpen != 1.0:
             mag = sharpen_magnitude(mag, self.cfg.sharpen)
         return self.decoder.synthesize(mag, phase, f0, phase0)
+
+    @classmethod
+    def sharing(cls, model: "NacCodec") -> "NacCodec":
+        """A `cls` over `model`'s modules, configs and codebooks (no copies): how a backend
+        (`nac/onnx.py`, `nac/bf16.py`) replaces the network hooks below and keeps the rest."""
+        codec = cls.__new__(cls)
+        codec.__dict__.update(model.__dict__)
+        return codec
 
     def with_postfilter(self, sharpen: float | None = None) -> "NacCodec":
         """The same codec (shared weights) decoding with the sharpening post-filter."""

@@ -81,8 +81,7 @@ class OnnxCodec(NacCodec):
     def wrap(cls, model: NacCodec, onnx_dir: str | Path, int8: bool = False) -> "OnnxCodec":
         import onnxruntime as ort
 
-        codec = cls.__new__(cls)
-        codec.__dict__.update(model.__dict__)  # same modules, configs and codebooks
+        codec = cls.sharing(model)
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         suffix = ".int8.onnx" if int8 else ".onnx"

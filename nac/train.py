@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import vector_quantize_pytorch  # noqa: F401  (see below)
 from tqdm import tqdm
 
 from . import checkpoint
@@ -29,9 +28,6 @@ from .discriminators import (MagnitudeDiscriminator, MultiScaleSTFTDiscriminator
 from .ema import WeightEMA
 from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
 from .model import CodecConfig, NacCodec
-
-# Inference never imports vector-quantize-pytorch (the quantizer loads it lazily, to train);
-# training imports it up front, before any process group exists.
 
 
 @dataclass
@@ -212,7 +208,7 @@ class Trainer:
         self.start_step = ckpt.get("start_step", 0)
         if self.cfg.ema_decay:
             self.ema = WeightEMA(self.model, self.cfg.ema_decay)
-            self.ema.load_state_dict(ckpt.get("ema", ckpt["model"]))
+            self.ema.load_state_dict(checkpoint.inference_weights(ckpt))
         if self.is_main:
             print(f"resumed from {latest} at step {self.step}")
 
