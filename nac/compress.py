@@ -65,9 +65,11 @@ def load_loaded(name: str) -> LoadedModel:
 
 
 def encode_codes(model: NacCodec, audio: np.ndarray, kbps: float,
-                 frames_per_chunk: int = FRAMES_PER_CHUNK) -> Iterator[np.ndarray]:
-    """(C, T) audio at the model rate -> chunks of (frames, C, n_q) codes."""
-    encoder = StreamingEncoder(model, kbps, frames_per_chunk)
+                 frames_per_chunk: int = FRAMES_PER_CHUNK, rate_cost: np.ndarray | None = None
+                 ) -> Iterator[np.ndarray]:
+    """(C, T) audio at the model rate -> chunks of (frames, C, n_q) codes (`rate_cost`: codes
+    chosen for an entropy coder, `CodeModel.rate_cost`)."""
+    encoder = StreamingEncoder(model, kbps, frames_per_chunk, rate_cost)
     yield from encoder.push(audio)
     yield from encoder.flush()
 
@@ -99,7 +101,8 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
     blocks are resampled and coded as they come, chunks written as soon as they are ready.
 
     `entropy`: "on" range-codes the codes with the model's code statistics (an error if it has
-    none), "off" bit-packs them, "auto" (default) entropy-codes whenever the model can."""
+    none) and chooses them for that coder (`nac/entropy.py`), "off" bit-packs nearest-neighbour
+    codes, "auto" (default) entropy-codes whenever the model can."""
     if entropy not in ("auto", "on", "off"):
         raise ValueError(f"entropy must be auto, on or off, got {entropy!r}")
     loaded = load_loaded(model)
@@ -126,7 +129,7 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
     writer = NacWriter(f, metadata, kbps, coder=coder)
     to_model = StreamingResampler(sr, codec.sample_rate, channels,
                                   model_rate_samples(num_samples, sr, codec.sample_rate))
-    encoder = StreamingEncoder(codec, kbps, frames_per_chunk)
+    encoder = StreamingEncoder(codec, kbps, frames_per_chunk, None if coder is None else coder.rate_cost(n_q))
     for block in blocks:
         for chunk in encoder.push(to_model.push(np.atleast_2d(np.asarray(block, dtype=np.float32)))):
             writer.write_chunk(chunk)

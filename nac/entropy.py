@@ -11,6 +11,13 @@ coder therefore uses
 Each chunk (and channel) is coded on its own, starting from the unigram, so chunks stay
 independently decodable.
 
+The coder is lossless: a file decodes to the codes it was given. What makes it pay is the
+encoder's side (`CodeModel.rate_cost`): with variable-length codes the nearest code is no longer
+the best choice, so an entropy-coding encoder picks argmin |r - c|^2 + lambda_l * bits(c) per
+level (entropy-constrained VQ, Chou, Lookabaugh & Gray 1989), and the statistics are fitted on
+codes chosen that way (`scripts/fit_code_statistics.py`). lambda_l (`distortion_per_bit`) is
+stored with the statistics; it only steers the encoder, so it is not part of their digest.
+
 Everything that sets a probability is integer arithmetic turned into float64 once, and
 constriction normalises sequentially, so encoder and decoder derive bit-identical models on any
 machine (a learned network's float rounding could differ across CPUs and break decoding).
@@ -37,9 +44,11 @@ class CodeStatistics:
 
     unigram: np.ndarray  # (levels, codebook_size) int64 counts
     transitions: np.ndarray  # (pairs, 3) int64 rows: previous level-0 code, code, count
+    distortion_per_bit: np.ndarray | None = None  # (levels,) the encoder's lambda_l, see above
 
     @classmethod
-    def fit(cls, code_arrays, codebook_size: int) -> "CodeStatistics":
+    def fit(cls, code_arrays, codebook_size: int, distortion_per_bit: np.ndarray | None = None
+            ) -> "CodeStatistics":
         """From (frames, levels) code arrays of whole files (frame order matters for level 0)."""
         arrays = [np.asarray(a, dtype=np.int64) for a in code_arrays if len(a)]
         levels = arrays[0].shape[1]
@@ -51,17 +60,22 @@ class CodeStatistics:
             np.add.at(pairs, a[:-1, 0] * codebook_size + a[1:, 0], 1)
         nz = np.flatnonzero(pairs)
         transitions = np.stack([nz // codebook_size, nz % codebook_size, pairs[nz]], 1)
-        return cls(unigram, transitions)
+        return cls(unigram, transitions, distortion_per_bit)
 
     def to_dict(self) -> dict:
         """int32 arrays (half the bytes of int64) for the checkpoint; counts stay far below 2^31."""
         if max(self.unigram.max(initial=0), self.transitions.max(initial=0)) >= 1 << 31:
             raise ValueError("code counts too large to store")
-        return {"unigram": self.unigram.astype(np.int32), "transitions": self.transitions.astype(np.int32)}
+        d = {"unigram": self.unigram.astype(np.int32), "transitions": self.transitions.astype(np.int32)}
+        if self.distortion_per_bit is not None:
+            d["distortion_per_bit"] = np.asarray(self.distortion_per_bit, np.float64)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "CodeStatistics":
-        return cls(np.asarray(d["unigram"], np.int64), np.asarray(d["transitions"], np.int64))
+        lam = d.get("distortion_per_bit")
+        return cls(np.asarray(d["unigram"], np.int64), np.asarray(d["transitions"], np.int64),
+                   None if lam is None else np.asarray(lam, np.float64))
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -103,6 +117,17 @@ class CodeModel:
         table[prev, code] += count * total
         self.transition = _floored(table)
         self.family = self._model.Categorical(perfect=False)
+        self.distortion_per_bit = stats.distortion_per_bit
+
+    def rate_cost(self, n_q: int) -> np.ndarray | None:
+        """(n_q, codebook_size) float32: lambda_l * bits of each code of the first n_q levels
+        (unigram bits), what an encoder adds to its squared distances to choose codes for this
+        coder; None when the statistics carry no lambda (plain nearest-neighbour codes)."""
+        if self.distortion_per_bit is None:
+            return None
+        w = self.unigram_weights[:n_q]
+        bits = np.log2(w.sum(-1, keepdims=True)) - np.log2(w)
+        return (self.distortion_per_bit[:n_q, None] * bits).astype(np.float32)
 
     def describe(self) -> dict:
         """The metadata entry of a file coded with this model."""

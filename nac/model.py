@@ -287,18 +287,19 @@ class NacCodec(nn.Module):
     @property
     def encoder_context_frames(self) -> int:
         """Look-around that chunked *encoding* needs: the encoder's receptive field (17 frames,
-        340 ms, against the decoder's 53). A pitch-aware model also tracks f0 on each window;
+        340 ms, against the decoder's 77). A pitch-aware model also tracks f0 on each window;
         its tracker's reach is not derived from layers, so it keeps the full context."""
         return self.context_frames if self.pitch_levels else self.encoder.receptive_field
 
     @torch.no_grad()
-    def encode(self, wav: torch.Tensor, kbps: float) -> torch.Tensor:
+    def encode(self, wav: torch.Tensor, kbps: float, rate_cost: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T) or (T,) float audio at `sample_rate` -> (B, n_q, ceil(T / hop)) int64 codes.
 
-        A pitch-aware model's last level holds pitch codes (`nac/pitch.py`)."""
+        A pitch-aware model's last level holds pitch codes (`nac/pitch.py`). `rate_cost`: see
+        `ResidualQuantizer.encode` (codes chosen for an entropy coder)."""
         n_q = self.n_q_for(kbps)
         wav = self._pad(wav if wav.dim() == 2 else wav[None])
-        codes = self.quantizer.encode(self._latents(wav), n_q - self.pitch_levels)
+        codes = self.quantizer.encode(self._latents(wav), n_q - self.pitch_levels, rate_cost)
         if self.pitch_levels:
             codes = torch.cat([codes, pitch_coding.encode(wav, self.sample_rate, self.hop)[:, None]], 1)
         return codes

@@ -28,7 +28,7 @@ REGISTRY: dict[str, ModelCard] = {
     card.name: card
     for card in [
         ModelCard("nac-16k", "codec", "nac-16k.pt",
-                  "75b7d1ae91c444850b9b059b2ab80c1fa929fd5c374620d16f89db2057e20cb2",
+                  "d296352f6f9a3930c767279b4c69effbf06cae5e2e27dc1748408d232f5a763f",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("nac-16k-pitch", "codec", "nac-16k-pitch.pt",
                   "8d12d3d8b9123ffcbfa8bb1cbddad6d91481f50b5e0883bb82803706a4884a86",

@@ -13,7 +13,7 @@ Output equals whole-signal coding: a frame is coded from a window that reaches t
 receptive field past it on both sides (`model.encoder_context_frames` for codes,
 `model.context_frames` for audio), so a frame's codes (audio) come out once that much look-ahead
 has arrived. That look-ahead is the latency, `latency_seconds`: for nac-16k 340 ms to encode
-(17 frames) and 1.06 s to decode (53 frames, most of it the 16 Griffin-Lim iterations).
+(17 frames) and 1.54 s to decode (77 frames, most of it the 32 Griffin-Lim iterations).
 Memory is bounded by one block plus the context, whatever the stream's length.
 """
 from __future__ import annotations
@@ -26,9 +26,11 @@ BLOCK_FRAMES = 250  # frames coded per model call (5 s at 50 Hz)
 
 
 class StreamingEncoder:
-    def __init__(self, model, kbps: float, block_frames: int = BLOCK_FRAMES):
+    def __init__(self, model, kbps: float, block_frames: int = BLOCK_FRAMES, rate_cost: np.ndarray | None = None):
         self.model, self.kbps = model, kbps
         self.n_q = model.n_q_for(kbps)  # fail early on an unsupported bitrate
+        # codes chosen for an entropy coder (`CodeModel.rate_cost`); None: nearest neighbour
+        self.rate_cost = None if rate_cost is None else torch.from_numpy(rate_cost)
         self.hop, self.ctx = model.hop, model.encoder_context_frames
         self.block = max(1, block_frames)
         self.buf: np.ndarray | None = None  # audio from frame `buf_start` on
@@ -66,7 +68,7 @@ class StreamingEncoder:
         w0 = max(0, start - self.ctx)
         w1 = end + self.ctx if total is None else min(total, end + self.ctx)
         window = self.buf[:, (w0 - self.buf_start) * self.hop:(w1 - self.buf_start) * self.hop]
-        codes = self.model.encode(torch.from_numpy(np.ascontiguousarray(window)), self.kbps)
+        codes = self.model.encode(torch.from_numpy(np.ascontiguousarray(window)), self.kbps, self.rate_cost)
         self.done = end
         keep_from = max(0, end - self.ctx)  # the next window starts no earlier
         self.buf = self.buf[:, (keep_from - self.buf_start) * self.hop:]

@@ -3,8 +3,10 @@
 
     python scripts/ab_eval.py runs/campaign-baseline/latest.pt runs/campaign-pitch/latest.pt \
         [--kbps 6] [--visqol] [--set oscillator_phase=false] [--csv out.csv]
+    python scripts/ab_eval.py nac-16k nac-16k@griffin_lim_iters=32   # one model, two configs
 
-Each MODEL is a registry name or a checkpoint (training or exported). Files: dev speech of at
+Each MODEL is a registry name or a checkpoint (training or exported), optionally followed by
+@KEY=VALUE[,KEY=VALUE] config overrides of its own (after the --set ones). Files: dev speech of at
 least --min-seconds (ViSQOL misleads on short clips). Prints mean and 95 % CI of PESQ-WB,
 harmonic correlation, mel distance (and ViSQOL), and the paired difference of each model from
 the first, whose CI says whether a gap is real.
@@ -54,6 +56,10 @@ def parse_value(text: str):
         return text
 
 
+def parse_overrides(items: list[str]) -> dict:
+    return {k: parse_value(v) for k, v in (s.split("=", 1) for s in items)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+")
@@ -66,7 +72,7 @@ def main() -> None:
     ap.add_argument("--csv", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    overrides = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    overrides = parse_overrides(args.set)
     files = []
     for f in list_audio(args.dev):
         x, sr = read_audio(f)
@@ -76,7 +82,8 @@ def main() -> None:
     files = files[:: args.stride]
     results = {}
     for spec in args.models:
-        model = load(spec, overrides)
+        name, _, own = spec.partition("@")
+        model = load(name, {**overrides, **parse_overrides(own.split(",") if own else [])})
         rows = []
         for name, x in files:
             y = code(model, x, args.kbps)

@@ -4,8 +4,11 @@
     python scripts/bench_entropy.py [--model nac-16k]
 
 Per bitrate: bytes of the bit-packed vs range-coded chunks (250 frames, as `nac encode` writes
-them), the saving, and the coder's speed alone (encode / decode, x real time, one thread). At
-6 kbps also the bits per level, and a check that every file's codes come back exactly.
+them), the saving, and the coder's speed alone (encode / decode, x real time, one thread); both
+for the codes `nac encode --entropy on` picks (rate-aware: `nac/entropy.py`) and for the
+nearest-neighbour codes of `--entropy off` (what the coder alone saves). At 6 kbps also the
+bits per level, the quality the rate-aware choice costs (PESQ-WB, ViSQOL on files >= 2.5 s,
+paired), and a check that every file's codes come back exactly.
 """
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from fit_code_statistics import file_codes  # noqa: E402
-from nac.compress import load_loaded  # noqa: E402
+from nac.compress import decode_codes, load_loaded  # noqa: E402
+from nac.evaluate import mean_ci  # noqa: E402
+from nac.metrics import pesq_wb, visqol  # noqa: E402
 
 CHUNK = 250
 PROBE_HEADING = "## How predictable are the codes"
@@ -67,6 +72,25 @@ def level_bits(coder, arrays) -> list[float]:
     return bits
 
 
+def quality_cost(model, dev: Path, rate_aware, nearest) -> list[str]:
+    """What choosing codes for the coder costs at 6 kbps: paired PESQ-WB (all files) and ViSQOL
+    (files >= 2.5 s) of the decoded audio, rate-aware minus nearest codes."""
+    from fit_code_statistics import mono
+    from nac.data import list_audio
+
+    pesq, visq = [], []
+    for path, a, b in zip(list_audio(dev), rate_aware, nearest):
+        x = mono(path, model.sample_rate)[0]
+        ya, yb = (np.concatenate(list(decode_codes(model, [c[:, None, :]])), 1)[0, : len(x)] for c in (a, b))
+        pesq.append(pesq_wb(x, ya, model.sample_rate) - pesq_wb(x, yb, model.sample_rate))
+        if len(x) >= 2.5 * model.sample_rate:
+            visq.append(visqol(x, ya, model.sample_rate, "speech") - visqol(x, yb, model.sample_rate, "speech"))
+    (p, pc), (v, vc) = mean_ci(pesq), mean_ci(visq)
+    return [f"Quality the rate-aware choice costs at 6 kbps (decoded audio, paired against nearest codes): "
+            f"PESQ-WB {p:+.3f} ± {pc:.3f} ({len(pesq)} files), ViSQOL {v:+.3f} ± {vc:.3f} "
+            f"({len(visq)} files >= 2.5 s)."]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="nac-16k")
@@ -85,23 +109,30 @@ def main() -> None:
              f"`python scripts/bench_entropy.py --model {args.model}`: the {len(list(args.dev.iterdir()))} dev speech "
              f"files, {CHUNK}-frame chunks as `nac encode` writes them, one thread. Coder: `nac/entropy.py` "
              f"({coder.describe()['coder']}, statistics {coder.digest}: level 0 conditioned on the previous "
-             "frame's level-0 code, levels 1+ on their own unigram). Every chunk decoded back exactly.", "",
-             "| kbps | bit-packed bytes | entropy-coded bytes | smaller by | coder encode | coder decode |",
-             "|---|---|---|---|---|---|"]
+             "frame's level-0 code, levels 1+ on their own unigram). Every chunk decoded back exactly. "
+             "*Rate-aware* codes are what `nac encode --entropy on` (and `auto`) writes: each level picks "
+             "argmin |r − c|² + λ·bits(c) (entropy-constrained VQ; λ and the statistics fitted by "
+             "`scripts/fit_code_statistics.py`); *nearest* codes are `--entropy off`'s, coded losslessly "
+             "with the same coder for comparison.", "",
+             "| kbps | bit-packed bytes | entropy-coded bytes (rate-aware) | smaller by | nearest codes: smaller by "
+             "| coder encode | coder decode |",
+             "|---|---|---|---|---|---|---|"]
     at6 = None
     for kbps in model.bitrates():
-        arrays = file_codes(model, args.dev, kbps)
-        r = measure(coder, arrays, bits, model.frame_rate)
+        arrays = file_codes(model, args.dev, kbps, coder.rate_cost(model.n_q_for(kbps)))
+        nearest = file_codes(model, args.dev, kbps)
+        r, n = measure(coder, arrays, bits, model.frame_rate), measure(coder, nearest, bits, model.frame_rate)
         lines.append(f"| {kbps:g} | {r['raw']} | {r['coded']} | **{100 * r['saving']:.1f} %** | "
-                     f"{r['enc']:.0f}× | {r['dec']:.0f}× |")
+                     f"{100 * n['saving']:.1f} % | {r['enc']:.0f}× | {r['dec']:.0f}× |")
         if kbps == 6:
-            at6 = arrays
+            at6 = arrays, nearest
     if at6 is not None:
-        per_level = level_bits(coder, at6)
-        lines += ["", "Bits per code at 6 kbps, by level (10 bits bit-packed):", "",
+        per_level = level_bits(coder, at6[0])
+        lines += ["", "Bits per code at 6 kbps (rate-aware codes), by level (10 bits bit-packed):", "",
                   "| level | " + " | ".join(str(i) for i in range(len(per_level))) + " |",
                   "|---|" + "---|" * len(per_level),
                   "| bits | " + " | ".join(f"{b:.2f}" for b in per_level) + " |"]
+        lines += ["", *quality_cost(model, args.dev, *at6)]
     # keep the hand-run section from scripts/probe_code_context.py (minutes of CPU training)
     kept = ""
     if args.out.exists() and PROBE_HEADING in args.out.read_text():

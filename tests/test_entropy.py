@@ -110,3 +110,56 @@ def test_fuzzed_entropy_coded_files_end_in_format_errors_or_valid_decodes(entrop
             bad.append((strategy, out.result, out.message))
     assert not bad, bad[:5]
     assert outcomes["format_error"] > 500
+
+
+def test_rate_cost_steers_the_code_choice():
+    """An entropy-coding encoder adds lambda * bits to each squared distance: zero cost keeps the
+    nearest code, a cost that favours one code makes it win, and the coder gives that cost."""
+    import torch
+
+    from nac.quantization.rvq import ResidualQuantizer
+
+    torch.manual_seed(0)
+    rvq = ResidualQuantizer(8, 2, 16, inference=True)
+    rvq.rvq.layers[0]._codebook.embed.normal_()
+    rvq.rvq.layers[1]._codebook.embed.normal_()
+    z = torch.randn(1, 8, 50)
+    plain = rvq.encode(z, 2)
+    assert torch.equal(rvq.encode(z, 2, torch.zeros(2, 16)), plain)
+    favour = torch.full((2, 16), 1e6)
+    favour[:, 3] = 0
+    assert (rvq.encode(z, 2, favour) == 3).all()
+
+    stats = CodeStatistics.fit([peaked_codes(np.random.default_rng(2), 3000, 4)], 1024)
+    assert CodeModel(stats).rate_cost(4) is None  # no lambda: nearest-neighbour codes
+    stats.distortion_per_bit = np.array([4.0, 2.0, 1.0, 0.5])
+    cost = CodeModel(CodeStatistics.from_dict(stats.to_dict())).rate_cost(3)
+    assert cost.shape == (3, 1024) and (cost > 0).all()
+    common = np.argmax(stats.unigram[1])
+    assert cost[1, common] == cost[1].min() and cost[0].max() > cost[1].max()  # lambda scales it
+    assert CodeStatistics.from_dict(stats.to_dict()).digest() == stats.digest()  # encoder-only
+
+
+def test_rate_aware_encode_is_what_the_file_holds(entropy_model_path, tmp_path):
+    """With a lambda in the statistics, `--entropy on` codes what the rate-aware encoder picked,
+    losslessly: the file's codes are exactly encode_codes(..., rate_cost) and decode as such."""
+    from nac.compress import decode_codes, load_loaded
+
+    ckpt = checkpoint.load(entropy_model_path)
+    ckpt["code_statistics"]["distortion_per_bit"] = np.full(24, 0.05)
+    path = tmp_path / "tiny-rate.pt"
+    checkpoint.save(path, {k: v for k, v in ckpt.items() if k != "version"})
+    loaded = load_loaded(str(path))
+    audio = tone(16000, 2.0, 262.0)[None]
+    cost = loaded.code_model().rate_cost(loaded.model.n_q_for(6))
+    expected = np.concatenate(list(encode_codes(loaded.model, audio, 6, rate_cost=cost)), 0)
+    nearest = np.concatenate(list(encode_codes(loaded.model, audio, 6)), 0)
+    assert not np.array_equal(expected, nearest)  # the lambda moved some codes
+    coded = compress(audio, 16000, 6, str(path), entropy="on")
+    reader = NacReader(io.BytesIO(coded), coder=loaded.code_model())
+    assert np.array_equal(np.concatenate(list(reader.chunks()), 0), expected)
+    decoded, _ = decompress(coded, str(path))
+    direct = np.concatenate(list(decode_codes(loaded.model, [expected])), 1)[:, : audio.shape[1]]
+    assert np.array_equal(decoded, direct)
+    plain, _ = decompress(compress(audio, 16000, 6, str(path), entropy="off"), str(path))
+    assert not np.array_equal(plain, decoded)  # --entropy off keeps the nearest codes

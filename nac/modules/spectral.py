@@ -83,14 +83,13 @@ class ISTFTHead(nn.Module):
         CPU complex `abs` and complex-by-real products were ~70 % of an iteration."""
         if iters <= 0 or mag.requires_grad or mag.device.type != "cpu":
             return self._griffin_lim_torch(mag, phase, iters, momentum)
-        n = mag.shape[-1]
-        envelope = self._envelope(n, mag.dtype)
+        gain = self._synthesis_gain(mag.shape[-1], mag.dtype)
         mag_t = mag.transpose(1, 2).contiguous().numpy()
         spec = phase.transpose(1, 2).contiguous().numpy() * mag_t
         eps, c = np.float32(1e-8), np.float32(momentum / (1 + momentum))
         previous = scale = None
         for _ in range(iters):
-            rebuilt = self._stft_t(self._istft_t(torch.from_numpy(spec), envelope)).numpy()
+            rebuilt = self._reanalyse_t(torch.from_numpy(spec), gain).numpy()
             if previous is None:
                 accelerated = rebuilt.copy()
             else:  # rebuilt - c * previous, written over `previous` (no new buffer)
@@ -102,6 +101,20 @@ class ISTFTHead(nn.Module):
             spec = np.multiply(accelerated, scale, out=accelerated)
         unit = spec / (np.abs(spec) + eps)  # spec = accelerated * |X| / |accelerated|: same phase
         return torch.from_numpy(unit).transpose(1, 2)
+
+    def _reanalyse_t(self, spec_t: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+        """`_stft_t(_istft_t(spec_t))` in one pass (`gain` from `_synthesis_gain`): the overlap-add
+        already spans the padded signal the analysis frames are cut from, so the margins are
+        zeroed and the envelope divided out by one multiply instead of slicing and re-padding."""
+        frames = torch.fft.irfft(spec_t, self.n_fft, dim=-1).mul_(self.window)
+        signal = self._overlap_add(frames).mul_(gain)
+        return torch.fft.rfft(signal.unfold(-1, self.n_fft, self.hop) * self.window, dim=-1)
+
+    def _synthesis_gain(self, n: int, dtype: torch.dtype) -> torch.Tensor:
+        """Per sample of the padded n-frame signal: 1 / envelope inside, 0 in the margins."""
+        gain = torch.zeros((n - 1) * self.hop + self.n_fft, dtype=dtype)
+        gain[self._pad:self._pad + n * self.hop] = 1 / self._envelope(n, dtype)
+        return gain
 
     def _griffin_lim_torch(self, mag: torch.Tensor, phase: torch.Tensor, iters: int, momentum: float
                            ) -> torch.Tensor:

@@ -111,12 +111,16 @@ class ResidualQuantizer(nn.Module):
         return self.rvq.codebooks
 
     @torch.no_grad()
-    def encode(self, z: torch.Tensor, n_q: int) -> torch.Tensor:
-        """(B, D, N) latents -> (B, n_q, N) codes, greedy residual nearest neighbour."""
+    def encode(self, z: torch.Tensor, n_q: int, rate_cost: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, D, N) latents -> (B, n_q, N) codes, greedy residual nearest neighbour; with
+        `rate_cost` (>= n_q levels, codebook_size) the code minimising |r - c|^2 + rate_cost[c]
+        (what an entropy-coding encoder wants: `nac/entropy.py`)."""
         b, _, n = z.shape
         residual = z.transpose(1, 2).reshape(b * n, -1)
         books = self.codebooks
         norms = books.square().sum(-1)  # (n_q, codebook_size)
+        if rate_cost is not None:
+            norms = norms[:n_q] + rate_cost[:n_q]
         codes = []
         for level in range(n_q):
             # |r - c|^2 without |r|^2 (the same for every code): one fused |c|^2 - 2 r.c
