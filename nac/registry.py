@@ -28,7 +28,7 @@ REGISTRY: dict[str, ModelCard] = {
     card.name: card
     for card in [
         ModelCard("nac-16k", "codec", "nac-16k.pt",
-                  "d296352f6f9a3930c767279b4c69effbf06cae5e2e27dc1748408d232f5a763f",
+                  "4840ff1d27b6fa8e662352a5263a94397ec5b9d481e8858d085b166fb39c0cd0",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
         ModelCard("nac-16k-pitch", "codec", "nac-16k-pitch.pt",
                   "8d12d3d8b9123ffcbfa8bb1cbddad6d91481f50b5e0883bb82803706a4884a86",

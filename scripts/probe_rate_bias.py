@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--alphas", default="0,0.05,0.1,0.2,0.4")
     ap.add_argument("--refit", type=int, default=0,
                     help="refit the code statistics on the biased codes of this many train files per alpha")
+    ap.add_argument("--first-level", type=int, default=0, help="bias only levels from this one on")
+    ap.add_argument("--min-seconds", type=float, default=2.5)
     ap.add_argument("--train", type=Path, default=ROOT.parent / "shared" / "data" / "train" / "speech")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -58,23 +60,28 @@ def main() -> None:
     model, coder = loaded.model, loaded.code_model()
     n_q, books, sr = model.n_q_for(args.kbps), model.quantizer.codebooks, model.sample_rate
     bits = [torch.from_numpy(-np.log2(w / w.sum())).float() for w in coder.unigram_weights]
-    files = read(list_audio(args.dev)[:: args.stride], sr, args.files)
-    train = read(list_audio(args.train)[::7], sr, args.refit) if args.refit else []
+    files = read(list_audio(args.dev)[:: args.stride], sr, args.files, args.min_seconds)
+    train = read(list_audio(args.train)[::7], sr, args.refit, 2.5) if args.refit else []
     with torch.no_grad():
         latents = [latent(model, x) for x in files]
         train_latents = [latent(model, x) for x in train]
         _, base_err = biased_encode(books, torch.cat(latents), n_q, [0.0] * n_q)
+        if train_latents:  # start from the statistics of nearest codes, as fit_code_statistics.py does
+            nearest = CodeModel(CodeStatistics.fit([biased_encode(books, z, n_q, [0.0] * n_q)[0].numpy()
+                                                    for z in train_latents], model.quantizer.codebook_size))
+            bits = [torch.from_numpy(-np.log2(w / w.sum())).float() for w in nearest.unigram_weights]
     raw_bytes = sum(len(z) for z in latents) * n_q * 10 / 8
     base = None
     for alpha in (float(a) for a in args.alphas.split(",")):
-        penalty = [alpha * base_err[level] / 10 * bits[level] for level in range(n_q)]
+        scale = [alpha * base_err[level] / 10 if level >= args.first_level else 0.0 for level in range(n_q)]
+        penalty = [scale[level] * bits[level] for level in range(n_q)]
         if train_latents:  # one Lloyd-style step: statistics of the biased codes, then re-bias
             with torch.no_grad():
                 stats = CodeStatistics.fit([biased_encode(books, z, n_q, penalty)[0].numpy() for z in train_latents],
                                            model.quantizer.codebook_size)
             coder = CodeModel(stats)
             refit = [torch.from_numpy(-np.log2(w / w.sum())).float() for w in coder.unigram_weights]
-            penalty = [alpha * base_err[level] / 10 * refit[level] for level in range(n_q)]
+            penalty = [scale[level] * refit[level] for level in range(n_q)]
         coded, scores = 0, []
         for x, z in zip(files, latents):
             with torch.no_grad():
@@ -88,12 +95,12 @@ def main() -> None:
               f"PESQ {np.mean(scores):.3f} ({diff:+.3f} ± {ci:.3f})", flush=True)
 
 
-def read(paths, sr: int, limit: int) -> list[np.ndarray]:
+def read(paths, sr: int, limit: int, min_seconds: float) -> list[np.ndarray]:
     out = []
     for path in paths:
         x, file_sr = read_audio(path)
         x = resample(x.mean(0, keepdims=True), file_sr, sr)[0].astype(np.float32)
-        if len(x) >= 2.5 * sr:
+        if len(x) >= min_seconds * sr:
             out.append(x)
         if len(out) == limit:
             break
