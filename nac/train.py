@@ -15,14 +15,14 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
 from . import checkpoint
 from .audio import atomic_output
-from .data import CropSampler, PitchTracks, load_corpus, list_audio
+from .data import CropSampler, PitchTracks, load_corpus
+from .dev_set import DevSet
 from .discriminators import (MagnitudeDiscriminator, MultiScaleSTFTDiscriminator, discriminator_loss,
                              generator_losses)
 from .ema import WeightEMA
@@ -185,7 +185,7 @@ class Trainer:
         self.pitch_tracks = (PitchTracks(corpora, model_cfg.sample_rate, model_cfg.hop,
                                          self.out / "pitch_tracks.pt", progress=self.progress)
                              if model_cfg.pitch else None)
-        self.dev = self._load_dev(dev) if dev and self.is_main else []
+        self.dev = DevSet(dev, model_cfg.sample_rate, cfg.dev_files) if dev and self.is_main else []
 
     # --- setup -----------------------------------------------------------------------------
     def _wrap(self, module):
@@ -239,16 +239,6 @@ class Trainer:
         if self.is_main:
             added = f", {len(missing)} new tensors start at zero" if missing else ""
             print(f"warm start from {path} (step {self.step}, fresh optimiser{added})")
-
-    def _load_dev(self, folder: str) -> list[torch.Tensor]:
-        """`dev_files` clips spread evenly over the sorted folder (its first files are often one
-        corpus, e.g. 1.5-s digits), at most 4 s each."""
-        files = list_audio(folder)
-        step = max(1, len(files) // max(1, self.cfg.dev_files))
-        clips = []
-        for path in files[::step][: self.cfg.dev_files]:
-            clips.extend(load_corpus(path, self.model_cfg.sample_rate, progress=False))
-        return [torch.from_numpy(c[: 4 * self.model_cfg.sample_rate]) for c in clips]
 
     # --- loop ------------------------------------------------------------------------------
     def train(self, until: int | None = None) -> None:
@@ -341,29 +331,9 @@ class Trainer:
     def evaluate(self, kbps: float = 6.0) -> dict:
         """Dev metrics of the weights that would ship: the EMA's when there is one."""
         if self.ema is None:
-            return self._evaluate(kbps)
+            return self.dev.score(self.model, kbps, self.device)
         with self.ema.averaged():
-            return self._evaluate(kbps)
-
-    @torch.no_grad()
-    def _evaluate(self, kbps: float) -> dict:
-        """Dev log-mel distance, harmonic correlation (and PESQ if installed) at `kbps`."""
-        from .metrics import harmonic_correlation, mel_distance, pesq_wb
-
-        self.model.eval()
-        mel, harmonic, pesq_scores = [], [], []
-        for clip in self.dev:
-            rec = self.model.decode(self.model.encode(clip.to(self.device), kbps))[0, : len(clip)]
-            ref, deg = clip.numpy(), rec.cpu().numpy()
-            mel.append(mel_distance(ref, deg, self.model_cfg.sample_rate))
-            harmonic.append(harmonic_correlation(ref, deg, self.model_cfg.sample_rate))
-            score = pesq_wb(ref, deg, self.model_cfg.sample_rate)
-            if score is not None:
-                pesq_scores.append(score)
-        out = {"dev_mel": float(np.mean(mel)), "dev_harmonic": float(np.mean(harmonic))}
-        if pesq_scores:
-            out["dev_pesq"] = float(np.mean(pesq_scores))
-        return out
+            return self.dev.score(self.model, kbps, self.device)
 
     def save(self) -> None:
         payload = {"kind": "codec", "config": self.model_cfg.to_dict(), "train_config": asdict(self.cfg),
