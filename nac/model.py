@@ -315,6 +315,16 @@ class NacCodec(nn.Module):
             mag = sharpen_magnitude(mag, self.cfg.sharpen)
         return self.decoder.synthesize(mag, phase, f0, phase0)
 
+    @torch.no_grad()
+    def silence_codes(self, n_q: int) -> torch.Tensor | None:
+        """(n_q,) codes of one frame of steady digital silence at the bitrate with n_q levels (None
+        if no bitrate has n_q levels): what a stream decoder puts beyond the ends of a stream."""
+        kbps = next((k for k in self.bitrates() if self.n_q_for(k) == n_q), None)
+        if kbps is None:
+            return None
+        frames = 2 * self.encoder_context_frames + 1
+        return self.encode(torch.zeros(1, frames * self.hop), kbps)[0, :, frames // 2]
+
     @classmethod
     def sharing(cls, model: "NacCodec") -> "NacCodec":
         """A `cls` over `model`'s modules, configs and codebooks (no copies): how a backend

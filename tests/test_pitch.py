@@ -8,6 +8,7 @@ import torch
 from nac import checkpoint, pitch
 from nac.compress import decode_codes
 from nac.model import CodecConfig, NacCodec
+from nac.streaming import decode_whole
 from nac.train import Trainer
 from tests.conftest import TINY
 from tests.test_train import data_dir, small_cfg  # noqa: F401 - fixture reuse
@@ -92,7 +93,7 @@ def test_pitch_model_chunked_decoding_equals_whole(gl):
     model = pitch_model(griffin_lim_iters=gl)
     x = np.concatenate([harmonic(130.0, 2.0), np.zeros(8000, np.float32), harmonic(210.0, 2.5)])
     codes = model.encode(torch.from_numpy(x), 3)[0].T.numpy()  # (frames, n_q)
-    whole = model.decode(torch.from_numpy(codes.T[None]))[0].numpy()
+    whole = decode_whole(model, torch.from_numpy(codes.T[None]))[0].numpy()
     pieces = [codes[i:i + 37, None] for i in range(0, len(codes), 37)]
     chunked = np.concatenate(list(decode_codes(model, pieces, block_frames=60)), axis=1)[0]
     assert np.abs(whole - chunked).max() < 1e-4
