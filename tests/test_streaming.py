@@ -71,3 +71,20 @@ def test_in_memory_api_matches_streamed_decode(tiny_model_path):
     data = compress(x, 48000, 3, tiny_model_path)
     audio, sr = decompress(data, tiny_model_path)
     assert sr == 48000 and audio.shape == x.shape and audio.dtype == np.float32
+
+
+def test_stream_edges_are_silence_codes(tiny_model_path):
+    """Beyond each end of a stream the decoder sees codes of silence, not zero latents."""
+    from nac.streaming import EDGE_FRAMES, edge_codes
+
+    model = load_model(tiny_model_path)
+    for kbps in model.bitrates():
+        n_q = model.n_q_for(kbps)
+        silence = model.silence_codes(n_q)
+        assert silence.shape == (n_q,)
+        assert torch.equal(silence, model.encode(torch.zeros(16000), kbps)[0, :, 25])  # steady state
+    assert model.silence_codes(model.n_q_for(model.bitrates()[0]) + 1) is None  # no such bitrate
+    assert edge_codes(model, 2, 6).shape[0] == 2 and edge_codes(model, 2, 6).shape[-1] == EDGE_FRAMES
+    codes = model.encode(torch.from_numpy(tone(16000, 0.5)), 6)  # (1, n_q, 25)
+    padded = torch.cat([edge_codes(model, 1, codes.shape[1]), codes, edge_codes(model, 1, codes.shape[1])], -1)
+    assert torch.equal(decode_whole(model, codes), model.decode(padded)[:, EDGE_FRAMES * 320:-EDGE_FRAMES * 320])
