@@ -6,6 +6,7 @@ broadcast buffers from rank 0 (that double sync is what hangs other projects).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -185,7 +186,7 @@ class Trainer:
         self.pitch_tracks = (PitchTracks(corpora, model_cfg.sample_rate, model_cfg.hop,
                                          self.out / "pitch_tracks.pt", progress=self.progress)
                              if model_cfg.pitch else None)
-        self.dev = DevSet(dev, model_cfg.sample_rate, cfg.dev_files) if dev and self.is_main else []
+        self.dev = DevSet(dev, model_cfg.sample_rate, cfg.dev_files) if dev and self.is_main else None
 
     # --- setup -----------------------------------------------------------------------------
     def _wrap(self, module):
@@ -330,9 +331,7 @@ class Trainer:
 
     def evaluate(self, kbps: float = 6.0) -> dict:
         """Dev metrics of the weights that would ship: the EMA's when there is one."""
-        if self.ema is None:
-            return self.dev.score(self.model, kbps, self.device)
-        with self.ema.averaged():
+        with self.ema.averaged() if self.ema is not None else contextlib.nullcontext():
             return self.dev.score(self.model, kbps, self.device)
 
     def save(self) -> None:

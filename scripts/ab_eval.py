@@ -43,6 +43,21 @@ def load(spec: str, overrides: dict) -> NacCodec:
     return model.eval()
 
 
+def dev_clips(folder: Path, min_seconds: float = 2.5, stride: int = 1, limit: int | None = None,
+              sr: int = 16000) -> list[tuple[str, np.ndarray]]:
+    """(name, mono float32 audio at `sr`) of every `stride`-th file of `folder` at least
+    `min_seconds` long, at most `limit` of them."""
+    out = []
+    for path in list_audio(folder)[::stride]:
+        x, file_sr = read_audio(path)
+        x = resample(x.mean(0, keepdims=True), file_sr, sr)[0].astype(np.float32)
+        if len(x) >= min_seconds * sr:
+            out.append((path.name, x))
+        if limit is not None and len(out) == limit:
+            break
+    return out
+
+
 def code(model: NacCodec, x: np.ndarray, kbps: float) -> np.ndarray:
     chunks = list(encode_codes(model, x[None], kbps))
     return np.concatenate(list(decode_codes(model, chunks)), axis=1)[0, : len(x)]
@@ -73,13 +88,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     overrides = parse_overrides(args.set)
-    files = []
-    for f in list_audio(args.dev):
-        x, sr = read_audio(f)
-        x = resample(x.mean(0, keepdims=True), sr, 16000)[0]
-        if len(x) >= args.min_seconds * 16000:
-            files.append((f.name, x))
-    files = files[:: args.stride]
+    files = dev_clips(args.dev, args.min_seconds)[:: args.stride]
     results = {}
     for spec in args.models:
         name, _, own = spec.partition("@")

@@ -20,9 +20,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ab_eval import dev_clips  # noqa: E402
 from nac import degrade  # noqa: E402
-from nac.audio import fit_length, read_audio, resample  # noqa: E402
-from nac.data import list_audio  # noqa: E402
+from nac.audio import fit_length  # noqa: E402
 from nac.evaluate import mean_ci  # noqa: E402
 from nac.metrics import pesq_wb, visqol  # noqa: E402
 from nac.restore import load_restorer, postfilter  # noqa: E402
@@ -45,14 +45,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = load_restorer(args.model)
-    files = []
-    for path in list_audio(args.dev)[:: args.stride]:
-        x, sr = read_audio(path)
-        x = resample(x.mean(0, keepdims=True), sr, SR)
-        if x.shape[1] >= 2.5 * SR:
-            files.append(x)
-        if len(files) == args.files:
-            break
+    files = [x[None] for _, x in dev_clips(args.dev, 2.5, args.stride, args.files, SR)]
     metrics = {"pesq": lambda r, y: pesq_wb(r, y, SR)}
     if args.visqol:
         metrics["visqol"] = lambda r, y: visqol(r, y, SR, "speech")

@@ -24,10 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from ab_eval import code, load  # noqa: E402
-from nac.audio import read_audio, resample  # noqa: E402
+from ab_eval import code, dev_clips, load  # noqa: E402
 from nac.checkpoint import export  # noqa: E402
-from nac.data import list_audio  # noqa: E402
 from nac.evaluate import mean_ci  # noqa: E402
 from nac.metrics import pesq_wb  # noqa: E402
 from nac.registry import PRETRAINED_DIR  # noqa: E402
@@ -53,12 +51,7 @@ def main() -> None:
     run = ROOT / "runs" / f"campaign-{args.arm}" / "latest.pt"
     if not run.exists():
         sys.exit(f"{run}: no checkpoint (start the arm with scripts/campaign.sh {args.arm})")
-    files = []
-    for f in list_audio(args.dev):
-        x, sr = read_audio(f)
-        x = resample(x.mean(0, keepdims=True), sr, 16000)[0]
-        if len(x) >= 2.5 * 16000:
-            files.append(x)
+    files = [x for _, x in dev_clips(args.dev)]
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / "nac-16k.pt"
         export(run, candidate, "nac-16k")

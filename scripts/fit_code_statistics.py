@@ -53,21 +53,25 @@ def file_codes(model, folder: Path, kbps: float, rate_cost: np.ndarray | None = 
             for path in tqdm(list_audio(folder), desc=f"codes of {folder.name}", leave=False)]
 
 
-def residual_energy(model, paths: list[Path], levels: int) -> np.ndarray:
-    """Mean squared error left in the latents after each of the first `levels` levels of
-    nearest-neighbour codes."""
+def latents(model, path: Path):
+    """(1, D, N) encoder latents of a file."""
     import torch
 
-    books, sums, frames = model.quantizer.codebooks, np.zeros(levels), 0
     with torch.no_grad():
-        for path in paths:
-            z = model._latents(model._pad(torch.from_numpy(mono(path, model.sample_rate))))
-            codes = model.quantizer.encode(z, levels)[0]
-            residual = z[0].T
-            for level in range(levels):
-                residual = residual - books[level][codes[level]]
-                sums[level] += residual.square().sum().item()
-            frames += residual.shape[0]
+        return model._latents(model._pad(torch.from_numpy(mono(path, model.sample_rate))))
+
+
+def residual_energy(model, latent_list, levels: int) -> np.ndarray:
+    """Mean squared error left in (1, D, N) latents after each of the first `levels` levels of
+    nearest-neighbour codes."""
+    books, sums, frames = model.quantizer.codebooks, np.zeros(levels), 0
+    for z in latent_list:
+        codes = model.quantizer.encode(z, levels)[0]
+        residual = z[0].T
+        for level in range(levels):
+            residual = residual - books[level][codes[level]]
+            sums[level] += residual.square().sum().item()
+        frames += residual.shape[0]
     return sums / frames
 
 
@@ -95,7 +99,8 @@ def main() -> None:
     if args.rate_bias:
         levels = model.n_q_for(top)
         sample = [p for folder in folders for p in list_audio(folder)[::10]]
-        stats.distortion_per_bit = args.rate_bias * residual_energy(model, sample, levels) / model.cfg.bits_per_code
+        energy = residual_energy(model, (latents(model, p) for p in sample), levels)
+        stats.distortion_per_bit = args.rate_bias * energy / model.cfg.bits_per_code
         # level 0 keeps its nearest codes: its bits already drop through the previous-frame
         # context, and biasing it saved little for most of the quality cost (RATE_BIAS note)
         stats.distortion_per_bit[0] = 0.0

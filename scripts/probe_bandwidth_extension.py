@@ -22,9 +22,9 @@ from scipy import signal
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ab_eval import dev_clips  # noqa: E402
 from nac import degrade  # noqa: E402
-from nac.audio import fit_length, read_audio, resample  # noqa: E402
-from nac.data import list_audio  # noqa: E402
+from nac.audio import fit_length  # noqa: E402
 from nac.evaluate import mean_ci  # noqa: E402
 from nac.metrics import pesq_wb, visqol  # noqa: E402
 from nac.sources import measure_bandwidth  # noqa: E402
@@ -62,11 +62,7 @@ def main() -> None:
             lambda x, y, c, a=atten, s=slope: translate(y, c, a, s)
     gains = {name: ([], []) for name in systems}
     cutoffs = []
-    for path in list_audio(args.dev)[::2]:
-        x, sr = read_audio(path)
-        x = resample(x.mean(0, keepdims=True), sr, SR)[0]
-        if len(x) < 2.5 * SR:
-            continue
+    for _, x in dev_clips(args.dev, 2.5, 2, args.files, SR):
         y = fit_length(np.atleast_2d(degrade.opus(x, SR, 6)), len(x))[0]
         cutoff = measure_bandwidth(y[None], SR)
         cutoffs.append(cutoff)
@@ -75,8 +71,6 @@ def main() -> None:
             z = make(x, y, cutoff)
             gains[name][0].append(pesq_wb(x, z, SR) - base[0])
             gains[name][1].append(visqol(x, z, SR, "speech") - base[1])
-        if len(cutoffs) == args.files:
-            break
     print(f"{len(cutoffs)} files, Opus 6 kbps cutoff {min(cutoffs):.0f}-{max(cutoffs):.0f} Hz")
     for name, (p, v) in gains.items():
         print(f"{name:34s} PESQ {mean_ci(p)[0]:+.3f} ± {mean_ci(p)[1]:.3f}   "

@@ -20,28 +20,30 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ab_eval import load  # noqa: E402
-from nac.audio import read_audio, resample  # noqa: E402
-from nac.data import list_audio  # noqa: E402
+from ab_eval import dev_clips, load  # noqa: E402
 from nac.evaluate import mean_ci  # noqa: E402
 from nac.metrics import pesq_wb  # noqa: E402
 
 HANN_LAMBDA = 0.25645  # Gaussian with the same time-frequency spread as a Hann of length L: lambda = 0.25645 L^2
 
 
-def pghi(mag: np.ndarray, hop: int, n_fft: int, tol: float = 1e-5) -> np.ndarray:
-    """Phase (bins, frames) from magnitude (bins, frames) for frames cut at m * hop (phase
-    referred to the frame start, as torch.stft with center=False)."""
-    bins, frames = mag.shape
+def phase_gradients(mag: np.ndarray, hop: int, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """(dphi/dm, dphi/dk) per bin and frame of (bins, frames) magnitudes, for frames cut at
+    m * hop with the phase referred to the frame start (torch.stft with center=False)."""
     lam = HANN_LAMBDA * n_fft ** 2
     s = np.log(mag + 1e-12)
-    k = np.arange(bins)[:, None]
+    k = np.arange(mag.shape[0])[:, None]
     # time direction: instantaneous frequency = k / M + M / (2 pi lambda) ds/dk
-    ds_dk = np.gradient(s, axis=0)
-    dphi_dm = 2 * np.pi * hop * k / n_fft + hop * n_fft / lam * ds_dk
+    dphi_dm = 2 * np.pi * hop * k / n_fft + hop * n_fft / lam * np.gradient(s, axis=0)
     # frequency direction: group delay from ds/dm (the window centre gives the -pi per bin)
-    ds_dm = np.gradient(s, axis=1)
-    dphi_dk = -np.pi - lam / (hop * n_fft) * ds_dm
+    dphi_dk = -np.pi - lam / (hop * n_fft) * np.gradient(s, axis=1)
+    return dphi_dm, dphi_dk
+
+
+def pghi(mag: np.ndarray, hop: int, n_fft: int, tol: float = 1e-5) -> np.ndarray:
+    """Phase (bins, frames) from magnitude (bins, frames), integrated from the loudest bin outwards."""
+    bins, frames = mag.shape
+    dphi_dm, dphi_dk = phase_gradients(mag, hop, n_fft)
     phase = np.random.default_rng(0).uniform(-np.pi, np.pi, mag.shape)
     done = mag < tol * mag.max()
     heap = []
@@ -70,9 +72,7 @@ def polar(phase: np.ndarray) -> torch.Tensor:
 def time_integrated(mag: np.ndarray, hop: int, n_fft: int) -> np.ndarray:
     """PGHI's time direction alone: each bin's phase advances by its instantaneous frequency
     (a cumulative sum, no heap), frames start at phase 0 in every bin."""
-    lam = HANN_LAMBDA * n_fft ** 2
-    k = np.arange(mag.shape[0])[:, None]
-    dphi_dm = 2 * np.pi * hop * k / n_fft + hop * n_fft / lam * np.gradient(np.log(mag + 1e-12), axis=0)
+    dphi_dm = phase_gradients(mag, hop, n_fft)[0]
     return np.concatenate([np.zeros((mag.shape[0], 1)), np.cumsum(0.5 * (dphi_dm[:, 1:] + dphi_dm[:, :-1]), 1)], 1)
 
 
@@ -96,11 +96,7 @@ def main() -> None:
     model = load(args.model, {})
     head, sr = model.decoder.head, model.sample_rate
     rows = []
-    for path in list_audio(args.dev)[:: args.stride]:
-        x, file_sr = read_audio(path)
-        x = resample(x.mean(0, keepdims=True), file_sr, sr)[0].astype(np.float32)
-        if len(x) < 2.5 * sr:
-            continue
+    for name, x in dev_clips(args.dev, 2.5, args.stride, args.files, sr):
         with torch.no_grad():
             wav = torch.from_numpy(x)[None]
             codes = model.encode(wav, args.kbps)
@@ -111,17 +107,15 @@ def main() -> None:
         starts = {"decoder": phase,
                   "pghi": polar(pghi(mag[0].numpy(), head.hop, head.n_fft)),
                   "time-only": polar(time_integrated(mag[0].numpy(), head.hop, head.n_fft))}
-        for name, p in starts.items():
+        for start, p in starts.items():
             for iters in (args.iters, 2 * args.iters):
-                result[f"{name} gl{iters}"] = pesq_wb(x, synth(head, mag, p, iters)[:n], sr)
+                result[f"{start} gl{iters}"] = pesq_wb(x, synth(head, mag, p, iters)[:n], sr)
         if args.oracle:
-            for name, p in (("pghi", polar(pghi(true.abs()[0].numpy(), head.hop, head.n_fft))), ("decoder", phase)):
+            for start, p in (("pghi", polar(pghi(true.abs()[0].numpy(), head.hop, head.n_fft))), ("decoder", phase)):
                 for iters in (0, args.iters):
-                    result[f"oracle-mag+{name} gl{iters}"] = pesq_wb(x, synth(head, true.abs(), p, iters)[:n], sr)
+                    result[f"oracle-mag+{start} gl{iters}"] = pesq_wb(x, synth(head, true.abs(), p, iters)[:n], sr)
         rows.append(result)
-        print(path.name, " ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
-        if len(rows) == args.files:
-            break
+        print(name, " ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
     for key in rows[0]:
         mean, ci = mean_ci([r[key] for r in rows])
         diff, dci = mean_ci([r[key] - r[f"decoder gl{args.iters}"] for r in rows])

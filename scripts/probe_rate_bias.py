@@ -21,24 +21,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nac.audio import read_audio, resample  # noqa: E402
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from ab_eval import dev_clips  # noqa: E402
+from fit_code_statistics import residual_energy  # noqa: E402
 from nac.compress import load_loaded  # noqa: E402
-from nac.data import list_audio  # noqa: E402
 from nac.entropy import CodeModel, CodeStatistics  # noqa: E402
 from nac.evaluate import mean_ci  # noqa: E402
 from nac.metrics import pesq_wb  # noqa: E402
-
-
-def biased_encode(books: torch.Tensor, z: torch.Tensor, n_q: int, penalty: list[torch.Tensor]) -> tuple:
-    """(N, D) latents -> (N, n_q) codes and each level's mean squared error left."""
-    residual, codes, errors = z, [], []
-    for level in range(n_q):
-        dist = torch.cdist(residual, books[level]).square() + penalty[level]
-        idx = dist.argmin(-1)
-        residual = residual - books[level][idx]
-        codes.append(idx)
-        errors.append(residual.square().sum(-1).mean().item())
-    return torch.stack(codes, 1), errors
 
 
 def main() -> None:
@@ -57,58 +47,38 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     loaded = load_loaded(args.model)
-    model, coder = loaded.model, loaded.code_model()
-    n_q, books, sr = model.n_q_for(args.kbps), model.quantizer.codebooks, model.sample_rate
-    bits = [torch.from_numpy(-np.log2(w / w.sum())).float() for w in coder.unigram_weights]
-    files = read(list_audio(args.dev)[:: args.stride], sr, args.files, args.min_seconds)
-    train = read(list_audio(args.train)[::7], sr, args.refit, 2.5) if args.refit else []
+    model, size = loaded.model, loaded.model.quantizer.codebook_size
+    n_q, sr = model.n_q_for(args.kbps), model.sample_rate
+    files = [x for _, x in dev_clips(args.dev, args.min_seconds, args.stride, args.files, sr)]
+    train = [x for _, x in dev_clips(args.train, 2.5, 7, args.refit, sr)] if args.refit else []
     with torch.no_grad():
-        latents = [latent(model, x) for x in files]
-        train_latents = [latent(model, x) for x in train]
-        _, base_err = biased_encode(books, torch.cat(latents), n_q, [0.0] * n_q)
-        if train_latents:  # start from the statistics of nearest codes, as fit_code_statistics.py does
-            nearest = CodeModel(CodeStatistics.fit([biased_encode(books, z, n_q, [0.0] * n_q)[0].numpy()
-                                                    for z in train_latents], model.quantizer.codebook_size))
-            bits = [torch.from_numpy(-np.log2(w / w.sum())).float() for w in nearest.unigram_weights]
-    raw_bytes = sum(len(z) for z in latents) * n_q * 10 / 8
+        dev_z = [model._latents(model._pad(torch.from_numpy(x)[None])) for x in files]
+        train_z = [model._latents(model._pad(torch.from_numpy(x)[None])) for x in train]
+    base_err = residual_energy(model, dev_z, n_q)
+
+    def codes_of(z, cost) -> np.ndarray:  # (N, n_q): what an entropy-coding encoder picks
+        return model.quantizer.encode(z, n_q, None if cost is None else torch.from_numpy(cost))[0].T.numpy()
+
+    # start from the statistics of nearest codes, as fit_code_statistics.py does
+    stats = (CodeStatistics.fit([codes_of(z, None) for z in train_z], size) if train_z
+             else CodeStatistics.from_dict(loaded.code_statistics))
+    raw_bytes = sum(z.shape[-1] for z in dev_z) * n_q * 10 / 8
     base = None
     for alpha in (float(a) for a in args.alphas.split(",")):
-        scale = [alpha * base_err[level] / 10 if level >= args.first_level else 0.0 for level in range(n_q)]
-        penalty = [scale[level] * bits[level] for level in range(n_q)]
-        if train_latents:  # one Lloyd-style step: statistics of the biased codes, then re-bias
-            with torch.no_grad():
-                stats = CodeStatistics.fit([biased_encode(books, z, n_q, penalty)[0].numpy() for z in train_latents],
-                                           model.quantizer.codebook_size)
-            coder = CodeModel(stats)
-            refit = [torch.from_numpy(-np.log2(w / w.sum())).float() for w in coder.unigram_weights]
-            penalty = [scale[level] * refit[level] for level in range(n_q)]
+        scale = np.array([alpha * base_err[level] / 10 if level >= args.first_level else 0.0 for level in range(n_q)])
+        coder = CodeModel(CodeStatistics(stats.unigram, stats.transitions, scale))
+        if train_z:  # one Lloyd-style step: statistics of the biased codes, then re-bias
+            coder = CodeModel(CodeStatistics.fit([codes_of(z, coder.rate_cost(n_q)) for z in train_z], size, scale))
         coded, scores = 0, []
-        for x, z in zip(files, latents):
-            with torch.no_grad():
-                codes, _ = biased_encode(books, z, n_q, penalty)
-                y = model.decode(codes.T[None])[0].numpy()[: len(x)]
-            coded += len(coder.encode(codes.numpy()[:, None, :]))
+        for x, z in zip(files, dev_z):
+            codes = codes_of(z, coder.rate_cost(n_q))
+            y = model.decode(torch.from_numpy(codes.T[None]))[0].numpy()[: len(x)]
+            coded += len(coder.encode(codes[:, None, :]))
             scores.append(pesq_wb(x, y, sr))
         base = base or scores
         diff, ci = mean_ci([s - b for s, b in zip(scores, base)])
         print(f"alpha {alpha:5.2f}: {1 - coded / raw_bytes:6.1%} smaller than bit-packed, "
               f"PESQ {np.mean(scores):.3f} ({diff:+.3f} ± {ci:.3f})", flush=True)
-
-
-def read(paths, sr: int, limit: int, min_seconds: float) -> list[np.ndarray]:
-    out = []
-    for path in paths:
-        x, file_sr = read_audio(path)
-        x = resample(x.mean(0, keepdims=True), file_sr, sr)[0].astype(np.float32)
-        if len(x) >= min_seconds * sr:
-            out.append(x)
-        if len(out) == limit:
-            break
-    return out
-
-
-def latent(model, x: np.ndarray) -> torch.Tensor:
-    return model._latents(model._pad(torch.from_numpy(x)[None]))[0].T
 
 
 if __name__ == "__main__":
