@@ -7,7 +7,13 @@
     data = nac.compress(audio, sr, kbps=6)          # bytes of a .nac file
     audio, sr = nac.decompress(data)
 """
-from .compress import compress, compress_to_file, decompress, decompress_from_file, load_model
+from .compress import (
+    compress,
+    compress_to_file,
+    decompress,
+    decompress_from_file,
+    load_model,
+)
 
 __version__ = "0.1.0"
 __all__ = ["compress", "compress_to_file", "decompress", "decompress_from_file", "load_model", "__version__"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .audio import atomic_output
+from .io.audio import atomic_output
 
 CHECKPOINT_VERSION = 1
 # EMA statistics only matter while training the codebooks.

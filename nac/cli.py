@@ -76,8 +76,8 @@ def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force
 
     SRC "-" reads stdin (`ffmpeg -i in.mkv -f wav - | nac encode - out.nac`). Seekable wav/flac
     input is read and coded 10 s at a time: memory stays flat however long the file."""
-    from .audio import atomic_output, read_blocks
     from .compress import compress_blocks
+    from .io.audio import atomic_output, read_blocks
     from .registry import DEFAULT_CODEC
 
     if src != "-":
@@ -114,8 +114,8 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
     --postfilter, decoding runs block by block: memory stays flat however long the file."""
     import numpy as np
 
-    from .audio import write_blocks
     from .compress import decompress_blocks
+    from .io.audio import write_blocks
 
     if dst != "-":
         check_paths(src, dst, force)
@@ -128,7 +128,7 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
         info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8, bf16=backend == "torch-bf16",
                                          postfilter=postfilter)
         if postfilter:  # the restorer needs the whole signal (it measures its bandwidth first)
-            from .restore import restore_audio
+            from .restore.plan import restore_audio
 
             audio = np.concatenate(list(blocks), axis=1)
             blocks = [restore_audio(audio, info["sample_rate"], "auto", postfilter_model, info["sample_rate"])[0]]
@@ -155,9 +155,9 @@ def restore(src, dst, content, model, codec_model, sample_rate, strength, always
 
     Input that already fills the model's band (clean audio, high-bitrate codecs, NAC's own
     output) passes through untouched: the model is only run where content is missing."""
-    from .audio import write_audio
-    from .restore_plan import apply_plan, plan_restore
-    from .sources import open_source
+    from .io.audio import write_audio
+    from .io.sources import open_source
+    from .restore.plan import apply_plan, plan_restore
 
     check_paths(src, dst, force)
     decoded = open_source(src, codec_model)
@@ -178,7 +178,7 @@ def info(src: str, as_json: bool) -> None:
     """Show a .nac file's header, metadata, duration, real bitrate and chunk CRC status."""
     import json
 
-    from .bitstream import inspect
+    from .container.bitstream import inspect
 
     if not Path(src).is_file():
         raise UserError(f"{src}: no such file")
@@ -217,7 +217,7 @@ def info(src: str, as_json: bool) -> None:
 @friendly_errors
 def train(config, data, out, dev, steps, until, resume, init, device, data_weights) -> None:
     """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP: nccl on GPUs, gloo on CPUs)."""
-    from .train import run
+    from .train.trainer import run
 
     weights = None
     if data_weights:
@@ -238,7 +238,7 @@ def train(config, data, out, dev, steps, until, resume, init, device, data_weigh
 @friendly_errors
 def train_restore_cmd(config, data, noise, out, resume) -> None:
     """Train a restoration post-filter on real-codec degradations of DATA."""
-    from .train_restore import train_restore
+    from .train.restore import train_restore
 
     train_restore(config, list(data), out, noise=noise, resume=resume)
 
@@ -268,8 +268,9 @@ def export(model: str, dst: str | None, name: str | None, onnx_dir: str | None, 
         import numpy as np
         import torch
 
+        from .backends.onnx import OnnxCodec
+        from .backends.onnx import export as onnx_export
         from .compress import decode_codes, encode_codes, load_model
-        from .onnx import OnnxCodec, export as onnx_export
 
         codec = load_model(model)
         paths = onnx_export(codec, onnx_dir, int8)
@@ -303,9 +304,16 @@ def export(model: str, dst: str | None, name: str | None, onnx_dir: str | None, 
 @friendly_errors
 def eval_cmd(dirs, systems, model, report, metric_names, limit, jobs, no_cache) -> None:
     """Score audio: `nac eval REF_DIR DEG_DIR` or `nac eval DATA_DIR --system nac:6 --system opus:6`."""
-    from .data import list_audio
-    from .evaluate import HIGHER_IS_BETTER, Job, default_cache_dir, pair_files, run_eval, write_report
-    from .systems import parse_system
+    from .eval.evaluate import (
+        HIGHER_IS_BETTER,
+        Job,
+        default_cache_dir,
+        pair_files,
+        run_eval,
+        write_report,
+    )
+    from .eval.systems import parse_system
+    from .io.audio import list_audio
 
     wanted = tuple(m.strip() for m in metric_names.split(",")) if metric_names else None
     unknown = set(wanted or ()) - set(HIGHER_IS_BETTER)

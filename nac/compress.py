@@ -14,11 +14,16 @@ from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np
 
-from .bitstream import ModelMismatchError, NacReader, NacWriter, model_rate_samples
-from .model import CodecConfig, NacCodec
 from .checkpoint import TRAINING_ONLY_SUFFIXES, float_state, inference_weights
+from .codec.model import CodecConfig, NacCodec
+from .codec.streaming import StreamingDecoder, StreamingEncoder, StreamingResampler
+from .container.bitstream import (
+    ModelMismatchError,
+    NacReader,
+    NacWriter,
+    model_rate_samples,
+)
 from .registry import DEFAULT_CODEC, REGISTRY, load_checkpoint
-from .streaming import StreamingDecoder, StreamingEncoder, StreamingResampler
 
 FRAMES_PER_CHUNK = 250  # 5 s at 50 Hz: ~0.3 % container overhead at 6 kbps
 # Every decoded block also decodes `context_frames` (53, mostly Griffin-Lim's reach) on each
@@ -38,7 +43,7 @@ class LoadedModel:
         if self.code_statistics is None:
             return None
         if "_code_model" not in self.__dict__:
-            from .entropy import CodeModel, CodeStatistics
+            from .container.entropy import CodeModel, CodeStatistics
 
             self._code_model = CodeModel(CodeStatistics.from_dict(self.code_statistics))
         return self._code_model
@@ -121,7 +126,7 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
         "bits_per_code": codec.cfg.bits_per_code, "frames_per_chunk": frames_per_chunk, "kbps": kbps,
     }
     if codec.pitch_levels:
-        from .pitch import describe
+        from .codec.pitch import describe
 
         metadata["pitch"] = describe()
     if coder is not None:
@@ -169,11 +174,11 @@ def decompress_blocks(f: BinaryIO, model: str | None = None, sample_rate: int | 
                                      f"{loaded.name} does not have")
     codec = loaded.model
     if onnx_dir:
-        from .onnx import OnnxCodec
+        from .backends.onnx import OnnxCodec
 
         codec = OnnxCodec.wrap(codec, onnx_dir, int8)
     elif bf16:
-        from .bf16 import Bf16Codec
+        from .backends.bf16 import Bf16Codec
 
         codec = Bf16Codec.wrap(codec)
     if postfilter:

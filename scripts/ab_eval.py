@@ -14,8 +14,8 @@ the first, whose CI says whether a gap is real.
 from __future__ import annotations
 
 import argparse
-import json
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -25,13 +25,16 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nac.audio import read_audio, resample  # noqa: E402
 from nac.checkpoint import float_state, inference_weights  # noqa: E402
+from nac.codec.model import CodecConfig, NacCodec  # noqa: E402
 from nac.compress import decode_codes, encode_codes  # noqa: E402
-from nac.data import list_audio  # noqa: E402
-from nac.evaluate import mean_ci  # noqa: E402
-from nac.metrics import harmonic_correlation, mel_distance, pesq_wb, visqol  # noqa: E402
-from nac.model import CodecConfig, NacCodec  # noqa: E402
+from nac.eval.evaluate import mean_ci  # noqa: E402
+from nac.eval.metrics import harmonic_correlation, mel_distance, pesq_wb, visqol  # noqa: E402
+from nac.io.audio import (  # noqa: E402
+    list_audio,  # noqa: E402
+    read_audio,
+    resample,
+)
 from nac.registry import load_checkpoint  # noqa: E402
 
 

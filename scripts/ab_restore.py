@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ab_eval import dev_clips  # noqa: E402
-from nac import degrade  # noqa: E402
-from nac.audio import fit_length  # noqa: E402
-from nac.evaluate import mean_ci  # noqa: E402
-from nac.metrics import pesq_wb, visqol  # noqa: E402
-from nac.restore import load_restorer, postfilter  # noqa: E402
+
+from nac.eval.evaluate import mean_ci  # noqa: E402
+from nac.eval.metrics import pesq_wb, visqol  # noqa: E402
+from nac.io.audio import fit_length  # noqa: E402
+from nac.restore.restorer import load_restorer, postfilter  # noqa: E402
+from nac.train import degrade  # noqa: E402
 
 SR = 16000
 DEGRADATIONS = {

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from nac.audio import AudioError, read_audio, resample
+from nac.io.audio import AudioError, read_audio, resample
 
 out, packages = Path(sys.argv[1]), sys.argv[2:]
 manifest = []

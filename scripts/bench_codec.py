@@ -25,10 +25,19 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nac.audio import read_audio, resample  # noqa: E402
-from nac.data import list_audio  # noqa: E402
-from nac.evaluate import Job, default_cache_dir, plot_spectrograms, run_eval, write_report  # noqa: E402
-from nac.systems import parse_system, run_system  # noqa: E402
+from nac.eval.evaluate import (  # noqa: E402
+    Job,
+    default_cache_dir,
+    plot_spectrograms,
+    run_eval,
+    write_report,
+)
+from nac.eval.systems import parse_system, run_system  # noqa: E402
+from nac.io.audio import (  # noqa: E402
+    list_audio,  # noqa: E402
+    read_audio,
+    resample,
+)
 
 NAC_RATES = ["1.5", "3", "6", "12"]
 LONG = "speech-2.5s+"  # ViSQOL ranks differently on short clips (1.5-s digits): report it on these
@@ -69,8 +78,8 @@ def dev_speech(dev: Path, seconds: float = 60.0) -> np.ndarray:
 def speed(model_name: str, dev: Path, seconds: float = 60.0) -> dict:
     import torch
 
+    from nac.codec.model import count_parameters
     from nac.compress import compress, decompress, load_model
-    from nac.model import count_parameters
 
     torch.set_num_threads(1)
     audio = dev_speech(dev, seconds)

@@ -24,9 +24,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from fit_code_statistics import file_codes  # noqa: E402
+
 from nac.compress import decode_codes, load_loaded  # noqa: E402
-from nac.evaluate import mean_ci  # noqa: E402
-from nac.metrics import pesq_wb, visqol  # noqa: E402
+from nac.eval.evaluate import mean_ci  # noqa: E402
+from nac.eval.metrics import pesq_wb, visqol  # noqa: E402
 
 CHUNK = 250
 PROBE_HEADING = "## How predictable are the codes"
@@ -76,7 +77,8 @@ def quality_cost(model, dev: Path, rate_aware, nearest) -> list[str]:
     """What choosing codes for the coder costs at 6 kbps: paired PESQ-WB (all files) and ViSQOL
     (files >= 2.5 s) of the decoded audio, rate-aware minus nearest codes."""
     from fit_code_statistics import mono
-    from nac.data import list_audio
+
+    from nac.io.audio import list_audio
 
     pesq, visq = [], []
     for path, a, b in zip(list_audio(dev), rate_aware, nearest):

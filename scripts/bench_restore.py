@@ -15,15 +15,24 @@ import sys
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_codec import LONG, cropped_music, dev_speech, with_long_speech  # noqa: E402
-from nac.audio import read_audio, resample  # noqa: E402
-from nac.data import list_audio  # noqa: E402
-from nac.evaluate import Job, default_cache_dir, plot_spectrograms, run_eval, write_report  # noqa: E402
-from nac.systems import parse_system, run_system  # noqa: E402
+
+from nac.eval.evaluate import (  # noqa: E402
+    Job,
+    default_cache_dir,
+    plot_spectrograms,
+    run_eval,
+    write_report,
+)
+from nac.eval.systems import parse_system, run_system  # noqa: E402
+from nac.io.audio import (  # noqa: E402
+    list_audio,  # noqa: E402
+    read_audio,
+    resample,
+)
 
 SPEECH = ["identity", "opus:6", "opus:9", "opus:12", "bw:8000", "phone", "nac:3", "nac:6"]
 MUSIC = ["mp3:32", "opus:12", "bw:11025", "bw:8000"]
@@ -31,7 +40,7 @@ MUSIC = ["mp3:32", "opus:12", "bw:11025", "bw:8000"]
 
 def paired_change(rows: list[dict], content: str, before: str, after: str, metric: str) -> tuple[float, float, int]:
     """Mean and 95 % CI of the per-file change after - before (paired: same files)."""
-    from nac.evaluate import mean_ci
+    from nac.eval.evaluate import mean_ci
 
     def index(system):
         return {r["file"]: float(r[metric]) for r in rows if r["content"] == content and r["system"] == system
@@ -92,7 +101,7 @@ def targets(rows: list[dict]) -> list[str]:
 
 def auto_accuracy(speech: list[Path], music: list[Path]) -> list[str]:
     """How often `--content auto` picks the right model on degraded input."""
-    from nac.content import is_speech
+    from nac.restore.content import is_speech
 
     lines = ["| input | speech detected as speech | music detected as music |", "|---|---|---|"]
     for spec_s, spec_m in [("identity", "identity"), ("opus:6", "opus:12"), ("bw:8000", "bw:8000"),
@@ -113,7 +122,7 @@ def speed(dev: Path) -> float:
     import torch
 
     from nac.registry import DEFAULT_RESTORE
-    from nac.restore import load_restorer
+    from nac.restore.restorer import load_restorer
 
     torch.set_num_threads(1)
     x = dev_speech(dev, 60.0)

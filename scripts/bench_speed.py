@@ -30,10 +30,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nac.audio import resample  # noqa: E402
-from nac.bf16 import Bf16Codec  # noqa: E402
+from nac.backends.bf16 import Bf16Codec  # noqa: E402
+from nac.codec import pitch as pitch_coding  # noqa: E402
 from nac.compress import decode_codes, encode_codes, load_model  # noqa: E402
-from nac import pitch as pitch_coding  # noqa: E402
+from nac.io.audio import resample  # noqa: E402
 
 
 def speech(seconds: float) -> np.ndarray:
@@ -86,8 +86,7 @@ def stages(model_name: str, seconds: float = 60.0) -> list[tuple[str, float]]:
 
 def dev_clips(min_seconds: float = 2.5, stride: int = 4) -> list[np.ndarray]:
     """Every `stride`-th dev speech file of at least `min_seconds` at 16 kHz ([] without ../shared)."""
-    from nac.audio import read_audio
-    from nac.data import list_audio
+    from nac.io.audio import list_audio, read_audio
 
     dev = ROOT.parent / "shared" / "data" / "dev" / "speech"
     clips = []
@@ -104,15 +103,15 @@ def backends(model_name: str, seconds: float = 60.0) -> list[dict]:
     """Per backend: encode and decode × real time through the chunked API (as `nac encode/decode`
     run it) on `seconds` of speech, and on dev files: the largest |difference| of the decoded
     audio from torch fp32's and the paired PESQ-WB difference (same codes, fp32's encoder)."""
-    from nac.evaluate import mean_ci
-    from nac.metrics import pesq_wb
+    from nac.eval.evaluate import mean_ci
+    from nac.eval.metrics import pesq_wb
 
     model = load_model(model_name)
     x = speech(seconds)[None]
     codecs = [("torch fp32", model), ("torch-bf16 (decoder network in bf16)", Bf16Codec.wrap(model))]
     tmp = tempfile.TemporaryDirectory()
     try:
-        from nac.onnx import OnnxCodec, export
+        from nac.backends.onnx import OnnxCodec, export
 
         export(model, tmp.name, int8=True)
         codecs += [("onnxruntime fp32", OnnxCodec.wrap(model, tmp.name)),

@@ -25,9 +25,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from ab_eval import code, dev_clips, load  # noqa: E402
+
 from nac.checkpoint import export  # noqa: E402
-from nac.evaluate import mean_ci  # noqa: E402
-from nac.metrics import pesq_wb  # noqa: E402
+from nac.eval.evaluate import mean_ci  # noqa: E402
+from nac.eval.metrics import pesq_wb  # noqa: E402
 from nac.registry import PRETRAINED_DIR  # noqa: E402
 
 MAX_BYTES = 20_000_000

@@ -17,10 +17,9 @@ import argparse
 import numpy as np
 import torch
 
-from nac.audio import read_audio, resample
 from nac.compress import load_model
-from nac.data import list_audio
-from nac.metrics import fine_structure_correlation
+from nac.eval.metrics import fine_structure_correlation
+from nac.io.audio import list_audio, read_audio, resample
 
 
 def power(spec: torch.Tensor) -> np.ndarray:

@@ -24,10 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nac import checkpoint  # noqa: E402
-from nac.audio import read_audio, resample  # noqa: E402
 from nac.compress import encode_codes, load_model  # noqa: E402
-from nac.data import list_audio  # noqa: E402
-from nac.entropy import CodeModel, CodeStatistics  # noqa: E402
+from nac.container.entropy import CodeModel, CodeStatistics  # noqa: E402
+from nac.io.audio import (  # noqa: E402
+    list_audio,  # noqa: E402
+    read_audio,
+    resample,
+)
 from nac.registry import PRETRAINED_DIR, REGISTRY  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"

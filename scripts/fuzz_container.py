@@ -22,8 +22,8 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nac import fuzzing  # noqa: E402
 from nac.compress import compress, decompress  # noqa: E402
+from nac.eval import fuzzing  # noqa: E402
 
 
 def main() -> None:

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ab_eval import dev_clips, load  # noqa: E402
-from nac.evaluate import mean_ci  # noqa: E402
-from nac.metrics import pesq_wb  # noqa: E402
+
+from nac.eval.evaluate import mean_ci  # noqa: E402
+from nac.eval.metrics import pesq_wb  # noqa: E402
 
 HANN_LAMBDA = 0.25645  # Gaussian with the same time-frequency spread as a Hann of length L: lambda = 0.25645 L^2
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nac.checkpoint import sha256  # noqa: E402
-from nac.registry import REGISTRY, PRETRAINED_DIR  # noqa: E402
+from nac.registry import PRETRAINED_DIR, REGISTRY  # noqa: E402
 
 
 def main(name: str) -> None:

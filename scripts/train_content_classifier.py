@@ -20,9 +20,11 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nac.audio import read_audio  # noqa: E402
-from nac.content import WEIGHTS, features  # noqa: E402
-from nac.data import list_audio  # noqa: E402
+from nac.io.audio import (
+    list_audio,  # noqa: E402
+    read_audio,  # noqa: E402
+)
+from nac.restore.content import WEIGHTS, features  # noqa: E402
 
 
 def pieces(path: Path, seconds: float = 10.0):
@@ -38,7 +40,7 @@ AUGMENT = ["opus:6", "opus:12", "mp3:32", "bw:8000", "phone"]
 
 
 def featurise(files, label, cut, augment=False, seed=0):
-    from nac.systems import parse_system, run_system
+    from nac.eval.systems import parse_system, run_system
 
     rng = np.random.default_rng(seed)
     X, y = [], []

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nac import checkpoint
-from nac.model import CodecConfig, NacCodec
+from nac.codec.model import CodecConfig, NacCodec
 
 # The models under test are tiny: one thread is faster than two and leaves a core free.
 torch.set_num_threads(1)
@@ -41,7 +41,7 @@ def tone(sr: int, seconds: float, freq: float = 440.0, channels: int = 0, seed: 
 
 @pytest.fixture(scope="session")
 def tiny_restorer_path(tmp_path_factory) -> str:
-    from nac.restore import RestoreConfig, Restorer
+    from nac.restore.restorer import RestoreConfig, Restorer
 
     torch.manual_seed(0)
     cfg = RestoreConfig(dim=16, depth=2)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nac import bitstream as bs
+from nac.container import bitstream as bs
 
 META = {"model": "m", "sample_rate": 16000, "original_sample_rate": 16000, "channels": 1,
         "num_samples": 320 * 25, "frame_rate": 50.0, "hop": 320, "n_q": 3, "bits_per_code": 10,

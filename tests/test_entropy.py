@@ -11,11 +11,12 @@ from click.testing import CliRunner
 
 pytest.importorskip("constriction")
 
-from nac import checkpoint, fuzzing  # noqa: E402
-from nac.bitstream import NacFormatError, NacReader, inspect  # noqa: E402
+from nac import checkpoint  # noqa: E402
 from nac.cli import cli  # noqa: E402
 from nac.compress import compress, decompress, encode_codes, load_model  # noqa: E402
-from nac.entropy import CodeModel, CodeStatistics  # noqa: E402
+from nac.container.bitstream import NacFormatError, NacReader, inspect  # noqa: E402
+from nac.container.entropy import CodeModel, CodeStatistics  # noqa: E402
+from nac.eval import fuzzing  # noqa: E402
 from tests.conftest import tone  # noqa: E402
 
 
@@ -117,7 +118,7 @@ def test_rate_cost_steers_the_code_choice():
     nearest code, a cost that favours one code makes it win, and the coder gives that cost."""
     import torch
 
-    from nac.quantization.rvq import ResidualQuantizer
+    from nac.codec.quantization.rvq import ResidualQuantizer
 
     torch.manual_seed(0)
     rvq = ResidualQuantizer(8, 2, 16, inference=True)

@@ -4,11 +4,11 @@ import soundfile as sf
 import torch
 from click.testing import CliRunner
 
-from nac.bf16 import Bf16Codec
+from nac.backends.bf16 import Bf16Codec
 from nac.cli import cli
+from nac.codec.modules.spectral import ISTFTHead
 from nac.compress import decode_codes, encode_codes, load_model
-from nac.metrics import mel_distance
-from nac.modules.spectral import ISTFTHead
+from nac.eval.metrics import mel_distance
 from tests.conftest import tone
 
 

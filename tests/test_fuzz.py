@@ -6,8 +6,8 @@ import random
 import numpy as np
 import pytest
 
-from nac import fuzzing
 from nac.compress import compress, decompress
+from nac.eval import fuzzing
 from tests.conftest import tone
 
 CASES = 2400

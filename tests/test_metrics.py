@@ -5,9 +5,9 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from nac import metrics
 from nac.cli import cli
-from nac.thirdparty import roundtrip
+from nac.eval import metrics
+from nac.io.thirdparty import roundtrip
 
 SPEECH = Path(__file__).parent.parent / "data" / "samples" / "speech.wav"
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
+from nac.codec.model import CodecConfig, NacCodec
+from nac.codec.modules import ISTFTHead
+from nac.codec.streaming import decode_whole
 from nac.compress import decode_codes, encode_codes, load_model
-from nac.model import CodecConfig, NacCodec
-from nac.modules import ISTFTHead
-from nac.streaming import decode_whole
 from tests.conftest import TINY, tone
 
 
@@ -69,7 +69,7 @@ def test_griffin_lim_model_trains_on_magnitudes():
 
 
 def test_sharpening_postfilter_keeps_frame_energy_and_deepens_valleys():
-    from nac.modules import sharpen_magnitude
+    from nac.codec.modules import sharpen_magnitude
 
     mag = torch.rand(2, 321, 50) + 0.01
     assert torch.allclose(sharpen_magnitude(mag, 1.0), mag, rtol=1e-5)

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from nac import checkpoint, pitch
+from nac import checkpoint
+from nac.codec import pitch
+from nac.codec.model import CodecConfig, NacCodec
+from nac.codec.streaming import decode_whole
 from nac.compress import decode_codes
-from nac.model import CodecConfig, NacCodec
-from nac.streaming import decode_whole
-from nac.train import Trainer
+from nac.train.trainer import Trainer
 from tests.conftest import TINY
 from tests.test_train import data_dir, small_cfg  # noqa: F401 - fixture reuse
 

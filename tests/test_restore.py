@@ -7,11 +7,12 @@ import soundfile as sf
 import torch
 from click.testing import CliRunner
 
-from nac import degrade, thirdparty
 from nac.cli import cli
-from nac.metrics import estimate_delay
-from nac.restore import load_restorer, postfilter
-from nac.sources import measure_bandwidth, open_source
+from nac.eval.metrics import estimate_delay
+from nac.io import thirdparty
+from nac.io.sources import measure_bandwidth, open_source
+from nac.restore.restorer import load_restorer, postfilter
+from nac.train import degrade
 from tests.conftest import tone
 
 SPEECH = Path(__file__).parent.parent / "data" / "samples" / "speech.wav"
@@ -117,7 +118,7 @@ def test_decode_with_postfilter(tmp_path, speech, tiny_model_path, tiny_restorer
 
 
 def test_content_detection_on_own_samples():
-    from nac.content import is_speech
+    from nac.restore.content import is_speech
 
     x, sr = sf.read(SPEECH, dtype="float32")
     m, msr = sf.read(SPEECH.parent / "music.flac", dtype="float32")
@@ -128,7 +129,7 @@ def test_train_restore_few_steps_and_export(tmp_path):
     import json
 
     from nac import checkpoint
-    from nac.train_restore import train_restore
+    from nac.train.restore import train_restore
 
     data = tmp_path / "data"
     data.mkdir()

@@ -10,9 +10,9 @@ from scipy import signal
 
 from nac import checkpoint
 from nac.cli import cli
-from nac.restore import RestoreConfig, Restorer
-from nac.restore_plan import apply_plan, plan_restore
-from nac.sources import measure_bandwidth
+from nac.io.sources import measure_bandwidth
+from nac.restore.plan import apply_plan, plan_restore
+from nac.restore.restorer import RestoreConfig, Restorer
 
 SR = 16000
 
@@ -79,7 +79,7 @@ def test_strength_scales_the_change_and_zero_passes_through(tiny_restorer_path):
 
 
 def test_bounded_restorer_keeps_the_reliable_band(bounded_path):
-    from nac.restore import load_restorer
+    from nac.restore.restorer import load_restorer
 
     model = load_restorer(bounded_path)
     x = noise(cutoff=4000)

@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 import torch
 
+from nac.codec.streaming import StreamingDecoder, StreamingEncoder, decode_whole
 from nac.compress import compress, decompress, load_model
-from nac.streaming import StreamingDecoder, StreamingEncoder, decode_whole
 from tests.conftest import tone
 
 
@@ -75,7 +75,7 @@ def test_in_memory_api_matches_streamed_decode(tiny_model_path):
 
 def test_stream_edges_are_silence_codes(tiny_model_path):
     """Beyond each end of a stream the decoder sees codes of silence, not zero latents."""
-    from nac.streaming import EDGE_FRAMES, edge_codes
+    from nac.codec.streaming import EDGE_FRAMES, edge_codes
 
     model = load_model(tiny_model_path)
     for kbps in model.bitrates():

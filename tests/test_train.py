@@ -12,9 +12,16 @@ import soundfile as sf
 import torch
 
 from nac import checkpoint
-from nac.discriminators import MagnitudeDiscriminator, MultiScaleSTFTDiscriminator
-from nac.train import TrainConfig, Trainer, _csv_appender, load_config, lr_at, resolve_device
-from nac.model import CodecConfig
+from nac.codec.model import CodecConfig
+from nac.train.discriminators import MagnitudeDiscriminator, MultiScaleSTFTDiscriminator
+from nac.train.trainer import (
+    TrainConfig,
+    Trainer,
+    _csv_appender,
+    load_config,
+    lr_at,
+    resolve_device,
+)
 from tests.conftest import TINY, tone
 
 
@@ -89,7 +96,7 @@ def test_two_process_ddp_keeps_codebooks_in_sync(tmp_path, data_dir):
     script = tmp_path / "check.py"
     script.write_text(
         "import sys, torch, torch.distributed as dist\n"
-        "from nac.train import Trainer, load_config\n"
+        "from nac.train.trainer import Trainer, load_config\n"
         "m, c = load_config(sys.argv[1])\n"
         "t = Trainer(m, c, [sys.argv[2]], sys.argv[3], progress=False)\n"
         "t.train()\n"

@@ -48,7 +48,7 @@ def test_codec_tab_function(tiny_model_path):
 
 
 def test_restore_tab_function_with_reference(tiny_default):
-    from nac.thirdparty import encode_bytes
+    from nac.io.thirdparty import encode_bytes
 
     x = tone(16000, 2.0)
     opus, _ = encode_bytes(x, 16000, "opus", 6)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..audio import AudioError, read_audio, resample
+from ..io.audio import AudioError, read_audio, resample
 
 MAX_SECONDS = 600.0  # longer uploads are refused: the page is for listening, `nac` for batches
 
@@ -78,8 +78,8 @@ def codec_compare(data: bytes, filename: str, kbps: float, model: str | None = N
                   postfilter: bool = False) -> Result:
     """Original vs NAC vs Opus at the same bitrate: players, real sizes, spectrograms, the .nac."""
     from ..compress import compress, decompress
+    from ..io.thirdparty import roundtrip
     from ..registry import DEFAULT_CODEC
-    from ..thirdparty import roundtrip
 
     audio, sr = load_upload(data, filename)
     seconds = audio.shape[1] / sr
@@ -87,7 +87,7 @@ def codec_compare(data: bytes, filename: str, kbps: float, model: str | None = N
     nac_data = compress(audio, sr, kbps, model)
     nac_audio, _ = decompress(nac_data, model)
     if postfilter:
-        from ..restore import restore_audio
+        from ..restore.plan import restore_audio
 
         nac_audio = restore_audio(nac_audio, sr, "auto", None, sr)[0]
     opus_audio, opus_kbps = roundtrip(audio.mean(0), sr, "opus", kbps)  # aligned: the codec delay removed
@@ -106,8 +106,8 @@ def restore_upload(data: bytes, filename: str, reference: bytes | None = None,
                    reference_name: str = "reference.wav", strength: float = 1.0) -> Result:
     """Detect what the upload is, restore it (or pass it through), and score it against an
     optional clean reference."""
-    from ..restore_plan import apply_plan, plan_restore
-    from ..sources import open_source
+    from ..io.sources import open_source
+    from ..restore.plan import apply_plan, plan_restore
 
     with upload_file(data, filename) as path:
         decoded = open_source(path)
@@ -128,7 +128,7 @@ def restore_upload(data: bytes, filename: str, reference: bytes | None = None,
 
 def _scores(ref: np.ndarray, ref_sr: int, before: np.ndarray, sr: int, after: np.ndarray, after_sr: int) -> dict:
     """PESQ / ViSQOL / mel distance of input and restored output against the reference (16 kHz mono)."""
-    from ..metrics import align, mel_distance, pesq_wb, visqol
+    from ..eval.metrics import align, mel_distance, pesq_wb, visqol
 
     def at16(x, rate):
         return resample(x.mean(0, keepdims=True), rate, 16000)[0]
@@ -144,6 +144,6 @@ def _scores(ref: np.ndarray, ref_sr: int, before: np.ndarray, sr: int, after: np
 
 def inspect_nac(data: bytes) -> Result:
     """What `nac info` shows for an uploaded .nac file."""
-    from ..bitstream import inspect
+    from ..container.bitstream import inspect
 
     return Result(inspect(io.BytesIO(data), len(data)))

@@ -48,8 +48,8 @@ def create_app() -> FastAPI:
             raise UserFacingError(f"the {what} file is over the {MAX_UPLOAD_MB} MB upload limit")
         return data
 
-    from ..audio import AudioError
-    from ..bitstream import NacFormatError
+    from ..container.bitstream import NacFormatError
+    from ..io.audio import AudioError
 
     def one_line(exc: Exception) -> str:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

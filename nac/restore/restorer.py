@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .audio import fit_length, resample
-from .checkpoint import float_state
-from .chunking import context_windows
-from .modules import ConvNeXtStack, ISTFTHead, STFTFeatures
+from ..checkpoint import float_state
+from ..codec.modules import ConvNeXtStack, ISTFTHead, STFTFeatures
+from ..container.chunking import context_windows
+from ..io.audio import fit_length, resample
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Restorer(nn.Module):
         only its centre is kept, so the result matches whole-file processing (no seams). A
         bounded model's cutoff is measured once on the whole input unless given.
         """
-        from .sources import measure_bandwidth
+        from ..io.sources import measure_bandwidth
 
         if self.bounded and cutoff_hz is None:
             cutoff_hz = measure_bandwidth(audio, self.sample_rate)
@@ -122,7 +122,7 @@ _CACHE: dict[str, Restorer] = {}
 
 def load_restorer(name: str) -> Restorer:
     """A restoration model from the registry (or a checkpoint path), eval mode, float32."""
-    from .registry import load_checkpoint
+    from ..registry import load_checkpoint
 
     if name not in _CACHE:
         ckpt, _ = load_checkpoint(name)
@@ -155,11 +155,3 @@ def postfilter(audio: np.ndarray, sr: int, model: Restorer, out_rate: int | None
         above = audio - fit_length(resample(at_model, model.sample_rate, sr), audio.shape[1])
         restored = restored + fit_length(resample(above, sr, out_rate), n_out)
     return restored.astype(np.float32), out_rate
-
-
-def restore_audio(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None,
-                  out_rate: int | None = None, strength: float = 1.0) -> tuple[np.ndarray, int]:
-    """What `nac restore` does to (C, T) audio: plan (detect, decide), then restore or pass through."""
-    from .restore_plan import apply_plan, plan_restore
-
-    return apply_plan(audio, sr, plan_restore(audio, sr, content, model, strength), out_rate)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .audio import fit_length, resample
+from ..io.audio import fit_length, resample
 
 FULL_BAND = 0.9  # bandwidth >= this fraction of the model's Nyquist counts as full
 
@@ -50,10 +50,10 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
                  strength: float = 1.0, always: bool = False, codec: str | None = None,
                  kbps: float | None = None, bandwidth_hz: float | None = None) -> RestorePlan:
     """Measure (C, T) audio and decide what restoring it means."""
+    from ..io.sources import measure_bandwidth
+    from ..registry import DEFAULT_RESTORE, REGISTRY
     from .content import probability_speech
-    from .registry import DEFAULT_RESTORE, REGISTRY
-    from .restore import load_restorer
-    from .sources import measure_bandwidth
+    from .restorer import load_restorer
 
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength {strength:g}: expected a value in [0, 1]")
@@ -83,7 +83,7 @@ def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | No
                ) -> tuple[np.ndarray, int]:
     """Carry out `plan` on (C, T) audio; returns (audio, rate). Pass-through returns the input
     itself (resampled only if another output rate was asked for)."""
-    from .restore import load_restorer, postfilter
+    from .restorer import load_restorer, postfilter
 
     if plan.action == "pass-through":
         rate = out_rate or sr
@@ -91,3 +91,9 @@ def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | No
             return audio.astype(np.float32, copy=False), sr
         return fit_length(resample(audio, sr, rate), round(audio.shape[1] * rate / sr)).astype(np.float32), rate
     return postfilter(audio, sr, load_restorer(plan.model), out_rate, plan.strength, plan.bandwidth_hz)
+
+
+def restore_audio(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None,
+                  out_rate: int | None = None, strength: float = 1.0) -> tuple[np.ndarray, int]:
+    """What `nac restore` does to (C, T) audio: plan (detect, decide), then restore or pass through."""
+    return apply_plan(audio, sr, plan_restore(audio, sr, content, model, strength), out_rate)

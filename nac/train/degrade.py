@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 from scipy import signal
 
-from .audio import fit_length, resample
-from .thirdparty import roundtrip
+from ..io.audio import fit_length, resample
+from ..io.thirdparty import roundtrip
 
 
 def opus(x: np.ndarray, sr: int, kbps: float = 6, complexity: int = 10) -> np.ndarray:
@@ -64,7 +64,7 @@ def phone(x: np.ndarray, sr: int, rng: np.random.Generator, noise: list[np.ndarr
 
 
 def nac(x: np.ndarray, sr: int, kbps: float = 6, model: str = "nac-16k") -> np.ndarray:
-    from .compress import compress, decompress
+    from ..compress import compress, decompress
 
     return fit_length(decompress(compress(x[None], sr, kbps, model))[0], len(x))[0]
 

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..io.audio import list_audio, read_audio, resample
 from . import metrics
-from .audio import read_audio, resample
-from .data import list_audio
 
 METRICS_VERSION = 1
 SPEECH_METRICS = ("pesq", "stoi", "visqol", "dnsmos", "mel", "lsd", "si_sdr", "snr", "harmonic")
@@ -84,7 +83,7 @@ def _models_fingerprint(job: Job) -> str:
     """Cached results of NAC systems are only valid for the same weights."""
     if job.deg_path or not any(k in job.system for k in ("nac", "restore")):
         return ""
-    from .registry import REGISTRY
+    from ..registry import REGISTRY
 
     digests = [card.sha256 for card in REGISTRY.values()]
     if job.model and Path(job.model).is_file():

@@ -1,6 +1,8 @@
 """A small HTK-style mel filterbank (torchaudio is not available on CPU-only installs)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -25,3 +27,9 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
     fb = np.maximum(0.0, np.minimum(up, down))
     fb *= (2.0 / (upper - lower))
     return torch.from_numpy(fb.astype(np.float32))
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filterbank_np(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """`mel_filterbank` as float64 NumPy (cached): for the NumPy metrics and the content classifier."""
+    return mel_filterbank(sample_rate, n_fft, n_mels).numpy().astype(np.float64)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mel import mel_filterbank
+from ..codec.mel import mel_filterbank
 
 
 class MultiResolutionSTFTLoss(nn.Module):

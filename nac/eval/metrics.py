@@ -10,7 +10,8 @@ import functools
 
 import numpy as np
 
-from .audio import resample
+from ..codec.mel import mel_filterbank_np
+from ..io.audio import resample
 
 EPS = 1e-10
 
@@ -59,17 +60,10 @@ def _power_spec(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     return np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2
 
 
-@functools.lru_cache(maxsize=8)
-def _mel_fb(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    from .mel import mel_filterbank
-
-    return mel_filterbank(sr, n_fft, n_mels).numpy().astype(np.float64)
-
-
 def mel_distance(ref, deg, sr: int, n_fft: int = 1024, n_mels: int = 80) -> float:
     """Mean absolute difference of log10 mel power spectra (lower is better; 0 = identical)."""
     ref, deg = align(ref, deg, sr)
-    fb = _mel_fb(sr, n_fft, n_mels)
+    fb = mel_filterbank_np(sr, n_fft, n_mels)
     mr = _power_spec(ref, n_fft, n_fft // 4) @ fb.T
     md = _power_spec(deg, n_fft, n_fft // 4) @ fb.T
     return float(np.mean(np.abs(np.log10(mr + 1e-8) - np.log10(md + 1e-8))))

@@ -11,16 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .audio import AudioError, read_audio, resample
-
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac"}
-
-
-def list_audio(folder: str | Path) -> list[Path]:
-    folder = Path(folder)
-    if folder.is_file():
-        return [folder]
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+from ..io.audio import AudioError, list_audio, read_audio, resample
 
 
 def load_corpus(folder: str | Path, sample_rate: int, min_seconds: float = 0.25,
@@ -81,7 +72,7 @@ class PitchTracks:
 
     def __init__(self, corpora: list[list[np.ndarray]], sample_rate: int, hop: int, cache: Path | None = None,
                  progress: bool = True):
-        from .pitch import track
+        from ..codec.pitch import track
 
         self.half = hop // 2
         key = [len(c) for c in corpora] + [sum(len(x) for c in corpora for x in c)]
@@ -98,7 +89,7 @@ class PitchTracks:
 
     def codes(self, locations: list[tuple[int, int, int]], frames: int) -> torch.Tensor:
         """Pitch codes (B, frames) of crops starting at `locations` (starts: multiples of hop / 2)."""
-        from .pitch import quantize
+        from ..codec.pitch import quantize
 
         rows = []
         for k, i, start in locations:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import resample
+from ..io.audio import resample
 
-WEIGHTS = Path(__file__).parent / "pretrained" / "content_classifier.json"
+WEIGHTS = Path(__file__).parent.parent / "pretrained" / "content_classifier.json"
 SR = 16000
 
 
 def features(audio: np.ndarray, sr: int) -> np.ndarray:
-    from .metrics import _mel_fb
+    from ..codec.mel import mel_filterbank_np
 
     x = np.asarray(audio, dtype=np.float32)
     x = x.mean(0) if x.ndim == 2 else x
@@ -29,7 +29,7 @@ def features(audio: np.ndarray, sr: int) -> np.ndarray:
         x = np.pad(x, (0, n_fft * 4 - len(x)))
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
     power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2
-    mel = np.log10(power @ _mel_fb(SR, n_fft, 16).T + 1e-10)
+    mel = np.log10(power @ mel_filterbank_np(SR, n_fft, 16).T + 1e-10)
     level = 10 * np.log10(power.sum(-1) + 1e-10)
     loud = np.percentile(level, 95)
     active = level > loud - 60

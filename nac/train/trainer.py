@@ -20,15 +20,19 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from . import checkpoint
-from .audio import atomic_output
+from .. import checkpoint
+from ..codec.model import CodecConfig, NacCodec
+from ..io.audio import atomic_output
 from .data import CropSampler, PitchTracks, load_corpus
 from .dev_set import DevSet
-from .discriminators import (MagnitudeDiscriminator, MultiScaleSTFTDiscriminator, discriminator_loss,
-                             generator_losses)
+from .discriminators import (
+    MagnitudeDiscriminator,
+    MultiScaleSTFTDiscriminator,
+    discriminator_loss,
+    generator_losses,
+)
 from .ema import WeightEMA
 from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
-from .model import CodecConfig, NacCodec
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .model import NacCodec
+from ..codec.model import NacCodec
 
 
 class EncoderGraph(nn.Module):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import list_audio, load_corpus
+from ..io.audio import list_audio
+from .data import load_corpus
 
 
 class DevSet:
@@ -27,7 +28,7 @@ class DevSet:
     def score(self, model, kbps: float, device: torch.device) -> dict:
         """Mean log-mel distance, harmonic correlation (and PESQ-WB if installed) of `model`
         coding every clip at `kbps`."""
-        from .metrics import harmonic_correlation, mel_distance, pesq_wb
+        from ..eval.metrics import harmonic_correlation, mel_distance, pesq_wb
 
         model.eval()
         mel, harmonic, pesq_scores = [], [], []

@@ -188,3 +188,13 @@ def wav_header(sr: int, channels: int, num_samples: int) -> bytes:
     return (b"RIFF" + struct.pack("<I", 36 + data) + b"WAVE"
             + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, sr, sr * channels * 2, channels * 2, 16)
             + b"data" + struct.pack("<I", data))
+
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac"}
+
+
+def list_audio(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if folder.is_file():
+        return [folder]
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)

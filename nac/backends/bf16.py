@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import NacCodec
+from ..codec.model import NacCodec
 
 
 class Bf16Codec(NacCodec):

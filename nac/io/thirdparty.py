@@ -78,7 +78,7 @@ def decode_bytes(data: bytes) -> tuple[np.ndarray, int]:
 def roundtrip(audio: np.ndarray, sr: int, codec: str, kbps: float, complexity: int | None = None
               ) -> tuple[np.ndarray, float]:
     """Encode + decode mono audio; returns (aligned audio at `sr`, real kbps of the file)."""
-    from .metrics import estimate_delay
+    from ..eval.metrics import estimate_delay
 
     audio = np.asarray(audio, np.float32)
     data, _ = encode_bytes(audio, sr, codec, kbps, complexity)

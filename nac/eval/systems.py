@@ -56,13 +56,13 @@ def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
 
     `content` picks the restoration model (speech/music); "auto" guesses it from the audio.
     """
-    from . import degrade
+    from ..train import degrade
 
     if system.kind == "identity":
         return audio, None
     if system.kind in {"nac", "nacpf"}:
-        from .compress import compress, decompress
-        from .registry import DEFAULT_CODEC
+        from ..compress import compress, decompress
+        from ..registry import DEFAULT_CODEC
 
         data = compress(audio[None], sr, system.value, system.model or DEFAULT_CODEC)
         out, _ = decompress(data, system.model, postfilter=system.kind == "nacpf")
@@ -77,13 +77,13 @@ def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
     if system.kind == "restore":
         degraded, kbps = run_system(system.inner, audio, sr, content)
         return _restore(degraded, sr, content), kbps
-    from .thirdparty import roundtrip
+    from ..io.thirdparty import roundtrip
 
     return roundtrip(audio, sr, system.kind, system.value)
 
 
 def _restore(audio: np.ndarray, sr: int, content: str) -> np.ndarray:
     """The `nac restore --content CONTENT` path, at the input's rate and length."""
-    from .restore import restore_audio
+    from ..restore.plan import restore_audio
 
     return restore_audio(audio[None].astype(np.float32), sr, content, out_rate=sr)[0][0]

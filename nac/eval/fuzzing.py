@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable
 
-from . import bitstream as bs
+from ..container import bitstream as bs
 
 HOSTILE_VALUES = [0, -1, 1, 1.5, -1e308, 1e308, 2 ** 31, 2 ** 63, 10 ** 30, True, False, None, "", "x",
                   "../../etc/passwd", "a" * 300, [], {}, [1, 2], {"a": 1}, 65535, 65536, 8000, 768001]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..container.bitstream import MAGIC
 from .audio import AudioError, read_audio
-from .bitstream import MAGIC
 
 
 @dataclass
@@ -58,8 +58,8 @@ def open_source(path: str | Path, model: str | None = None) -> Decoded:
 
 
 def _nac_source(path: Path, model: str | None) -> Decoded:
-    from .bitstream import NacReader
-    from .compress import decompress_from_file
+    from ..compress import decompress_from_file
+    from ..container.bitstream import NacReader
 
     with open(path, "rb") as f:
         kbps = NacReader(f).header.kbps

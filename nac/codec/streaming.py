@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
 BLOCK_FRAMES = 250  # frames coded per model call (5 s at 50 Hz)
 # Frames of silence codes the decoder sees beyond each end of a stream (never coded, never
 # output): its convolutions would otherwise pad with zero latents, which decode as no sound at

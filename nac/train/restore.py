@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import checkpoint
+from .. import checkpoint
+from ..io.sources import measure_bandwidth
+from ..restore.restorer import RestoreConfig, Restorer
 from .data import load_corpus
 from .degrade import training_mix
 from .losses import MultiResolutionSTFTLoss
-from .restore import RestoreConfig, Restorer
-from .sources import measure_bandwidth
-from .train import OptimConfig, _csv_appender, lr_at, reconstruction_loss
+from .trainer import OptimConfig, _csv_appender, lr_at, reconstruction_loss
 
 
 @dataclass
