@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: baseline (current recipe, default), anneal, gan, pitch, restore-speech
+#   bash scripts/campaign.sh [ARM]        # ARM: v2 (decoder v2, default), v2-fp32, baseline, anneal, gan, pitch, restore-speech
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -14,7 +14,7 @@
 # recipe in scripts/add_voices.sh), DATA_WEIGHTS (one per folder; default 3,1 then 2 per extra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARM=${1:-baseline}
+ARM=${1:-v2}
 DATA=${DATA:-../shared/data}
 if [ "$ARM" = status ]; then
   for dev in runs/campaign-*/dev.csv; do
@@ -23,6 +23,12 @@ if [ "$ARM" = status ]; then
   exit 0
 fi
 case "$ARM" in
+  # decoder v2 (reports/training.md): the shipped encoder and codebooks frozen, a decoder that
+  # predicts magnitude and phase (no Griffin-Lim) trained against multi-period + multi-scale
+  # STFT discriminators, bf16 autocast
+  v2) CONFIG=configs/nac-16k-v2.json ;;
+  # the same in fp32: the check that bf16 trains as well (compare metrics.csv step for step)
+  v2-fp32) CONFIG=configs/nac-16k-v2-fp32.json ;;
   baseline) CONFIG=configs/nac-16k-compressed.json ;;
   # the baseline recipe annealed to a 10x lower learning rate; seed it with a copy of the
   # baseline arm's latest.pt to continue that run (optimiser and all) on the lower floor
@@ -32,7 +38,7 @@ case "$ARM" in
   gan) CONFIG=configs/nac-16k-gan-finetune.json ;;
   pitch) CONFIG=configs/nac-16k-pitch.json ;;
   restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (baseline, anneal, gan, pitch or restore-speech)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, baseline, anneal, gan, pitch or restore-speech)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 mkdir -p "$RUN"

@@ -45,10 +45,10 @@ def test_gan_training_steps_update_discriminator(tmp_path, data_dir, griffin_lim
     trainer = Trainer(CodecConfig(**TINY, griffin_lim_iters=griffin_lim_iters), small_cfg(gan_start_step=1),
                       [str(data_dir)], tmp_path, dev=str(data_dir), progress=False)
     expected = MagnitudeDiscriminator if griffin_lim_iters else MultiScaleSTFTDiscriminator
-    assert isinstance(trainer.disc, expected)
-    before = [p.detach().clone() for p in trainer.disc.parameters()]
+    assert isinstance(trainer.adversary.disc, expected)
+    before = [p.detach().clone() for p in trainer.adversary.disc.parameters()]
     trainer.train()
-    after = list(trainer.disc.parameters())
+    after = list(trainer.adversary.disc.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
     assert [int(r["step"]) for r in rows] == [2, 4]
@@ -57,6 +57,28 @@ def test_gan_training_steps_update_discriminator(tmp_path, data_dir, griffin_lim
     assert [int(r["step"]) for r in dev] == [2, 4] and float(dev[0]["dev_mel"]) > 0
     for row in rows:
         assert all(np.isfinite(float(v)) for k, v in row.items() if v)
+
+
+def test_decoder_only_gan_in_bf16_keeps_the_latent_space(tmp_path, data_dir):
+    """Decoder v2's recipe: frozen encoder and codebooks, waveform discriminators (multi-period +
+    multi-scale STFT), bf16 autocast. The encoder and codebooks must not move; the decoder must."""
+    from nac.train.discriminators import MultiPeriodDiscriminator, WaveformDiscriminators
+
+    trainer = Trainer(CodecConfig(**TINY), small_cfg(gan_start_step=0, freeze_encoder=True, bf16=True,
+                                                     discriminators="mpd+msstft", dev_kbps=[1.5, 3.0]),
+                      [str(data_dir)], tmp_path, dev=str(data_dir), progress=False)
+    disc = trainer.adversary.disc
+    assert isinstance(disc, WaveformDiscriminators) and isinstance(disc.parts[0], MultiPeriodDiscriminator)
+    frozen = {k: v.clone() for k, v in trainer.model.state_dict().items() if k.startswith(("encoder.", "quantizer."))}
+    decoder = [p.detach().clone() for p in trainer.model.decoder.parameters()]
+    trainer.train()
+    state = trainer.model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in frozen.items())
+    assert any(not torch.equal(a, b) for a, b in zip(decoder, trainer.model.decoder.parameters()))
+    dev = list(csv.DictReader(open(tmp_path / "dev.csv")))
+    assert {"dev_mel_1.5", "dev_mel_3"} <= set(dev[0])  # one column set per dev bitrate
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    assert all(np.isfinite(float(r["fm"])) and float(r["adv"]) > 0 for r in rows)
 
 
 def test_resume_continues_from_checkpoint(tmp_path, data_dir):

@@ -13,24 +13,21 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .. import checkpoint
 from ..codec.model import CodecConfig, NacCodec
+from ..codec.quantization import QuantizerOutput
 from ..io.audio import atomic_output
+from . import run_state
+from .adversary import Adversary
 from .data import CropSampler, PitchTracks, load_corpus
 from .dev_set import DevSet
-from .discriminators import (
-    MagnitudeDiscriminator,
-    MultiScaleSTFTDiscriminator,
-    discriminator_loss,
-    generator_losses,
-)
+from .discriminators import build_discriminator
 from .ema import WeightEMA
 from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
 
@@ -69,6 +66,12 @@ class TrainConfig(OptimConfig):
     eval_every: int = 1000
     dev_files: int = 16
     device: str = "auto"  # "cpu", "cuda", "cuda:1", ...; auto: the GPU when torch sees one
+    # "auto": magnitudes for a Griffin-Lim decoder, else multi-scale STFT; "mpd+msstft" adds
+    # HiFi-GAN's multi-period discriminator (`discriminators.build_discriminator`)
+    discriminators: str = "auto"
+    freeze_encoder: bool = False  # decoder-only training in the shipped model's latent space
+    bf16: bool = False  # autocast matmuls/convs to bfloat16 (CPU AMX, GPU tensor cores)
+    dev_kbps: list[float] = field(default_factory=lambda: [6.0])
 
 
 def reconstruction_loss(loss_fn: MultiResolutionSTFTLoss, pred: torch.Tensor, target: torch.Tensor,
@@ -138,6 +141,9 @@ def lr_at(step: int, cfg: OptimConfig, start: int = 0) -> float:
 
 
 class Trainer:
+    """The training loop. Its collaborators: `Adversary` (discriminator and its updates),
+    `run_state` (resume, warm start, save), `DevSet` (the dev scores in dev.csv)."""
+
     def __init__(self, model_cfg: CodecConfig, cfg: TrainConfig, data: list[str], out: str | Path,
                  dev: str | None = None, progress: bool = True, resume: bool = True,
                  init: str | None = None):
@@ -155,112 +161,61 @@ class Trainer:
 
         # modules move before the optimisers exist, so optimiser state (and a resumed one) lives there too
         self.model = NacCodec(model_cfg).to(self.device)
+        if cfg.freeze_encoder:
+            # decoder-only training: the latent space (encoder + codebooks) stays the shipped
+            # model's, so .nac files, code statistics and restorers trained into it stay valid
+            self.model.encoder.requires_grad_(False)
+            self.model.quantizer.requires_grad_(False)
         self.loss_fn = MultiResolutionSTFTLoss(model_cfg.sample_rate).to(self.device)
         self.mag_loss = MagnitudeLoss(model_cfg.sample_rate, model_cfg.n_fft).to(self.device)
-        self.disc = None
-        if cfg.gan_start_step is not None:
-            # the Griffin-Lim decoder trains on magnitudes, so its discriminator judges magnitudes
-            disc = MagnitudeDiscriminator() if model_cfg.griffin_lim_iters else MultiScaleSTFTDiscriminator()
-            self.disc = disc.to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(0.8, 0.99),
-                                     weight_decay=cfg.weight_decay)
-        self.opt_d = (torch.optim.AdamW(self.disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
-                      if self.disc is not None else None)
-        self.step = 0
-        self.start_step = 0  # where the current optimiser started (warm starts restart it)
-        if (self.out / "latest.pt").exists() and not resume:
+        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr,
+                                     betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
+        self.adversary = (Adversary(build_discriminator(cfg.discriminators, bool(model_cfg.griffin_lim_iters)),
+                                    cfg.lr, self.device, self._wrap)
+                          if cfg.gan_start_step is not None else None)
+        self.step = self.start_step = 0  # start_step: where the current optimiser started
+        self.ema = None
+        latest = self.out / "latest.pt"
+        if latest.exists() and not resume:
             raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume to continue it "
                                   "or choose another --out")
-        self.ema = None
-        self._resume()
-        if init and self.step == 0:
-            self._warm_start(init)
+        if latest.exists():
+            self.step, self.start_step, self.ema, _ = run_state.resume(latest, self.model, self.opt,
+                                                                       self.adversary, cfg.ema_decay)
+            self._say(f"resumed from {latest} at step {self.step}")
+        elif init:
+            self.step, added = run_state.warm_start(init, self.model)
+            self.start_step = self.step
+            self._say(f"warm start from {init} (step {self.step}, fresh optimiser"
+                      + (f", {len(added)} new tensors start at zero)" if added else ")"))
         if cfg.ema_decay and self.ema is None:
             self.ema = WeightEMA(self.model, cfg.ema_decay)  # starts from the weights just loaded
         self.ddp = self._wrap(self.model)
-        self.ddp_disc = self._wrap(self.disc) if self.disc is not None else None
-
-        weights = cfg.data_weights or [1.0] * len(data)
-        if len(weights) != len(data):
-            raise ValueError(f"{len(weights)} data weights for {len(data)} --data folders")
-        corpora = [load_corpus(d, model_cfg.sample_rate, progress=self.progress) for d in data]
-        segment = int(cfg.segment_seconds * model_cfg.sample_rate)
-        align = model_cfg.hop // 2 if model_cfg.pitch else 1
-        self.sampler = CropSampler(corpora, weights, segment, seed=seed + self.step, align=align)
-        self.pitch_tracks = (PitchTracks(corpora, model_cfg.sample_rate, model_cfg.hop,
-                                         self.out / "pitch_tracks.pt", progress=self.progress)
-                             if model_cfg.pitch else None)
+        self.sampler, self.pitch_tracks = _sampler(model_cfg, cfg, data, self.out, self.step, seed, self.progress)
         self.dev = DevSet(dev, model_cfg.sample_rate, cfg.dev_files) if dev and self.is_main else None
 
-    # --- setup -----------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        if self.is_main:
+            print(text, flush=True)
+
     def _wrap(self, module):
         if self.world == 1:
             return module
         ids = [self.device.index] if self.device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
 
-    def _resume(self) -> None:
-        latest = self.out / "latest.pt"
-        if not latest.exists():
-            return
-        ckpt = checkpoint.load(latest)
-        self.model.load_state_dict(ckpt["model"])
-        self.opt.load_state_dict(ckpt["optimizer"])
-        if self.disc is not None and "disc" in ckpt:
-            self.disc.load_state_dict(ckpt["disc"])
-            self.opt_d.load_state_dict(ckpt["optimizer_d"])
-        self.step = ckpt["step"]
-        self.start_step = ckpt.get("start_step", 0)
-        if self.cfg.ema_decay:
-            self.ema = WeightEMA(self.model, self.cfg.ema_decay)
-            self.ema.load_state_dict(checkpoint.inference_weights(ckpt))
-        if self.is_main:
-            print(f"resumed from {latest} at step {self.step}")
-
-    def _warm_start(self, path: str) -> None:
-        """Start from an exported (inference-only) checkpoint: weights and codebooks, fresh optimiser.
-
-        Exported files drop the codebooks' EMA statistics; each code restarts as a cluster of
-        one use per step centred on itself, which keeps it alive (above the dead-code threshold)
-        and lets the EMA take over from there. This is how training continues across machines
-        from the <= 20 MB file committed in the repository.
-        """
-        ckpt = checkpoint.load(path)
-        state = checkpoint.float_state(ckpt["model"])
-        for key in [k for k in state if k.endswith("._codebook.embed")]:
-            prefix = key[: -len("embed")]
-            state[prefix + "embed_avg"] = state[key].clone()
-            state[prefix + "cluster_size"] = torch.ones(state[key].shape[:2])
-            state[prefix + "initted"] = torch.tensor(True)
-        # A model that adds layers (pitch conditioning: zero-initialised) or drops a code level
-        # (the one a pitch-aware model spends on f0) starts from what the two share.
-        own = self.model.state_dict()
-        state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-        missing = [k for k in own if k not in state and not k.endswith(checkpoint.TRAINING_ONLY_SUFFIXES)]
-        if any(".pitch." not in k for k in missing):
-            raise ValueError(f"{path} does not fit this model: missing {missing[:3]}")
-        self.model.load_state_dict(state, strict=False)
-        self.step = self.start_step = int(ckpt.get("step") or 0)
-        if self.is_main:
-            added = f", {len(missing)} new tensors start at zero" if missing else ""
-            print(f"warm start from {path} (step {self.step}, fresh optimiser{added})")
-
     # --- loop ------------------------------------------------------------------------------
     def train(self, until: int | None = None) -> None:
         """Train to `cfg.steps`, or stop early at step `until` (a session's share of the schedule)."""
         cfg = self.cfg
         stop = min(cfg.steps, until) if until is not None else cfg.steps
-        log_path = self.out / "metrics.csv"
         writer, log_file = None, None
         usage = torch.zeros(self.model.quantizer.n_q, self.model_cfg.codebook_size)  # VQ levels (pitch has none)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc="train")
         t0, s0 = time.time(), self.step
         while self.step < stop:
             stats, codes = self.train_step()
-            for level in range(codes.shape[1]):
-                c = codes[:, level].reshape(-1)
-                c = c[c >= 0]
-                usage[level] += torch.bincount(c, minlength=self.model_cfg.codebook_size).float()
+            _count_codes(usage, codes)
             self.step += 1
             bar.update(1)
             if self.is_main and self.step % cfg.log_every == 0:
@@ -271,13 +226,13 @@ class Trainer:
                 if self.step % cfg.eval_every == 0 and self.dev:
                     self._append_dev(self.evaluate())
                 if writer is None:
-                    writer, log_file = _csv_appender(log_path, list(stats))
+                    writer, log_file = _csv_appender(self.out / "metrics.csv", list(stats))
                 writer.writerow(stats)
                 log_file.flush()
                 bar.set_postfix(mel=f"{stats['mel']:.3f}", dead=f"{stats['dead_max']:.2f}")
                 usage.zero_()
             if self.is_main and (self.step % cfg.ckpt_every == 0 or self.step == stop):
-                self.save()
+                run_state.save(self.out / "latest.pt", self)
         bar.close()
         if log_file:
             log_file.close()
@@ -286,36 +241,28 @@ class Trainer:
 
     def train_step(self) -> tuple[dict, torch.Tensor]:
         cfg = self.cfg
+        lr = lr_at(self.step, cfg, self.start_step)
         for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.step, cfg, self.start_step)
+            group["lr"] = lr
         self.model.train()
         wav = self.sampler.batch(cfg.batch_size).to(self.device, non_blocking=True)
-        if self.pitch_tracks is not None:
-            frames = -(-wav.shape[-1] // self.model_cfg.hop)
-            pitch_codes = self.pitch_tracks.codes(self.sampler.last_locations, frames).to(self.device)
-            pred, q = self.ddp(wav, pitch_codes)
-        else:
-            pred, q = self.ddp(wav)
-        target = wav
-        if self.model_cfg.griffin_lim_iters:
-            with torch.no_grad():
-                target = self.model.decoder.head.stft(self.model._pad(wav)).abs()
-            total, losses = magnitude_loss(self.mag_loss, pred, target, cfg)
-        else:
-            total, losses = reconstruction_loss(self.loss_fn, pred, wav, cfg)
-        losses["commit"] = q.commit_loss
-        total = total + cfg.commit_weight * q.commit_loss
-        gan = self.disc is not None and self.step >= cfg.gan_start_step
-        if gan:
-            for group in self.opt_d.param_groups:
-                group["lr"] = lr_at(self.step, cfg, self.start_step)
-            d_loss = discriminator_loss(self.ddp_disc(target), self.ddp_disc(pred.detach()))
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
-            adv, fm = generator_losses(self.ddp_disc(target), self.ddp_disc(pred))
-            losses.update(disc=d_loss, adv=adv, fm=fm)
-            total = total + cfg.adv_weight * adv + cfg.fm_weight * fm
+        # bf16 autocast: matmuls and convolutions in bfloat16 (AMX on this CPU), the spectra,
+        # losses and optimiser in fp32
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            pred, q = self._autoencode(wav)
+            target = wav
+            if self.model_cfg.griffin_lim_iters:
+                with torch.no_grad():
+                    target = self.model.decoder.head.stft(self.model._pad(wav)).abs()
+                total, losses = magnitude_loss(self.mag_loss, pred.float(), target, cfg)
+            else:
+                total, losses = reconstruction_loss(self.loss_fn, pred.float(), wav, cfg)
+            losses["commit"] = q.commit_loss
+            total = total + cfg.commit_weight * q.commit_loss
+            if self.adversary is not None and self.step >= cfg.gan_start_step:
+                adv = self.adversary.losses(target, pred, lr)
+                losses.update(adv)
+                total = total + cfg.adv_weight * adv["adv"] + cfg.fm_weight * adv["fm"]
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -326,6 +273,15 @@ class Trainer:
         stats["total"] = float(total.detach())
         return stats, q.codes.detach().cpu()  # for the codebook-usage counts, kept on the CPU
 
+    def _autoencode(self, wav: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
+        if self.cfg.freeze_encoder:
+            return decoder_only_forward(self.model, self.ddp, wav)
+        if self.pitch_tracks is not None:
+            frames = -(-wav.shape[-1] // self.model_cfg.hop)
+            pitch_codes = self.pitch_tracks.codes(self.sampler.last_locations, frames).to(self.device)
+            return self.ddp(wav, pitch_codes)
+        return self.ddp(wav)
+
     def _append_dev(self, result: dict) -> None:
         row = {"step": self.step, **result}
         writer, f = _csv_appender(self.out / "dev.csv", list(row))
@@ -333,19 +289,51 @@ class Trainer:
             writer.writerow(row)
         print(f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
 
-    def evaluate(self, kbps: float = 6.0) -> dict:
-        """Dev metrics of the weights that would ship: the EMA's when there is one."""
+    def evaluate(self) -> dict:
+        """Dev metrics of the weights that would ship (the EMA's when there is one), at each of
+        `cfg.dev_kbps`; 6 kbps keeps the unsuffixed column names of earlier runs."""
+        out = {}
         with self.ema.averaged() if self.ema is not None else contextlib.nullcontext():
-            return self.dev.score(self.model, kbps, self.device)
+            for kbps in self.cfg.dev_kbps:
+                suffix = "" if kbps == 6 else f"_{kbps:g}"
+                out.update({k + suffix: v for k, v in self.dev.score(self.model, kbps, self.device).items()})
+        return out
 
-    def save(self) -> None:
-        payload = {"kind": "codec", "config": self.model_cfg.to_dict(), "train_config": asdict(self.cfg),
-                   "step": self.step, "start_step": self.start_step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
-        if self.disc is not None:
-            payload.update(disc=self.disc.state_dict(), optimizer_d=self.opt_d.state_dict())
-        if self.ema is not None:
-            payload["ema"] = self.ema.state_dict()
-        checkpoint.save(self.out / "latest.pt", payload)
+
+def decoder_only_forward(model: NacCodec, decoder_call, wav: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
+    """Frozen encoder and codebooks: latents and codes without gradients, quantizer dropout over
+    the model's bitrates (each as likely), and the decoder trained on what it will be given."""
+    length = wav.shape[-1]
+    with torch.no_grad():
+        z = model.encoder(model._pad(wav)).float()
+        n_q = model.n_q_for(random.choice(model.bitrates())) - model.pitch_levels
+        with torch.autocast(wav.device.type, enabled=False):  # code choice in fp32, as at inference
+            codes = model.quantizer.encode(z, n_q)
+            quantized = model.quantizer.decode(codes)
+    pred = model.decoder(quantized)[..., :length]
+    dropped = codes.new_full((codes.shape[0], model.quantizer.n_q - n_q, codes.shape[2]), -1)
+    return pred, QuantizerOutput(quantized, torch.cat([codes, dropped], 1), torch.zeros((), device=wav.device))
+
+
+def _count_codes(usage: torch.Tensor, codes: torch.Tensor) -> None:
+    for level in range(codes.shape[1]):
+        c = codes[:, level].reshape(-1)
+        c = c[c >= 0]
+        usage[level] += torch.bincount(c, minlength=usage.shape[1]).float()
+
+
+def _sampler(model_cfg: CodecConfig, cfg: TrainConfig, data: list[str], out: Path, step: int, seed: int,
+             progress: bool) -> tuple[CropSampler, PitchTracks | None]:
+    weights = cfg.data_weights or [1.0] * len(data)
+    if len(weights) != len(data):
+        raise ValueError(f"{len(weights)} data weights for {len(data)} --data folders")
+    corpora = [load_corpus(d, model_cfg.sample_rate, progress=progress) for d in data]
+    segment = int(cfg.segment_seconds * model_cfg.sample_rate)
+    align = model_cfg.hop // 2 if model_cfg.pitch else 1
+    sampler = CropSampler(corpora, weights, segment, seed=seed + step, align=align)
+    pitch_tracks = (PitchTracks(corpora, model_cfg.sample_rate, model_cfg.hop, out / "pitch_tracks.pt",
+                                progress=progress) if model_cfg.pitch else None)
+    return sampler, pitch_tracks
 
 
 def _csv_appender(path: Path, fields: list[str]):
