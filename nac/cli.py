@@ -76,7 +76,7 @@ def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force
 
     SRC "-" reads stdin (`ffmpeg -i in.mkv -f wav - | nac encode - out.nac`). Seekable wav/flac
     input is read and coded 10 s at a time: memory stays flat however long the file."""
-    from .compress import compress_blocks
+    from .api import compress_blocks
     from .io.audio import atomic_output, read_blocks
     from .registry import DEFAULT_CODEC
 
@@ -114,7 +114,7 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
     --postfilter, decoding runs block by block: memory stays flat however long the file."""
     import numpy as np
 
-    from .compress import decompress_blocks
+    from .api import decompress_blocks
     from .io.audio import write_blocks
 
     if dst != "-":
@@ -270,7 +270,7 @@ def export(model: str, dst: str | None, name: str | None, onnx_dir: str | None, 
 
         from .backends.onnx import OnnxCodec
         from .backends.onnx import export as onnx_export
-        from .compress import decode_codes, encode_codes, load_model
+        from .api import decode_codes, encode_codes, load_model
 
         codec = load_model(model)
         paths = onnx_export(codec, onnx_dir, int8)

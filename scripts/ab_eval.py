@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from nac.checkpoint import float_state, inference_weights  # noqa: E402
 from nac.codec.model import CodecConfig, NacCodec  # noqa: E402
-from nac.compress import decode_codes, encode_codes  # noqa: E402
+from nac.api import decode_codes, encode_codes  # noqa: E402
 from nac.eval.evaluate import mean_ci  # noqa: E402
 from nac.eval.metrics import harmonic_correlation, mel_distance, pesq_wb, visqol  # noqa: E402
 from nac.io.audio import (  # noqa: E402

@@ -79,7 +79,7 @@ def speed(model_name: str, dev: Path, seconds: float = 60.0) -> dict:
     import torch
 
     from nac.codec.model import count_parameters
-    from nac.compress import compress, decompress, load_model
+    from nac.api import compress, decompress, load_model
 
     torch.set_num_threads(1)
     audio = dev_speech(dev, seconds)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from fit_code_statistics import file_codes  # noqa: E402
 
-from nac.compress import decode_codes, load_loaded  # noqa: E402
+from nac.api import decode_codes, load_loaded  # noqa: E402
 from nac.eval.evaluate import mean_ci  # noqa: E402
 from nac.eval.metrics import pesq_wb, visqol  # noqa: E402
 

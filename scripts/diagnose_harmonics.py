@@ -17,7 +17,7 @@ import argparse
 import numpy as np
 import torch
 
-from nac.compress import load_model
+from nac.api import load_model
 from nac.eval.metrics import fine_structure_correlation
 from nac.io.audio import list_audio, read_audio, resample
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nac import checkpoint  # noqa: E402
-from nac.compress import encode_codes, load_model  # noqa: E402
+from nac.api import encode_codes, load_model  # noqa: E402
 from nac.container.entropy import CodeModel, CodeStatistics  # noqa: E402
 from nac.io.audio import (  # noqa: E402
     list_audio,  # noqa: E402

@@ -22,7 +22,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nac.compress import compress, decompress  # noqa: E402
+from nac.api import compress, decompress  # noqa: E402
 from nac.eval import fuzzing  # noqa: E402
 
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from fit_code_statistics import file_codes  # noqa: E402
 
-from nac.compress import load_model  # noqa: E402
+from nac.api import load_model  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 

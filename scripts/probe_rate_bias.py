@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from ab_eval import dev_clips  # noqa: E402
 from fit_code_statistics import residual_energy  # noqa: E402
 
-from nac.compress import load_loaded  # noqa: E402
+from nac.api import load_loaded  # noqa: E402
 from nac.container.entropy import CodeModel, CodeStatistics  # noqa: E402
 from nac.eval.evaluate import mean_ci  # noqa: E402
 from nac.eval.metrics import pesq_wb  # noqa: E402

@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from nac.compress import compress  # noqa: E402
+from nac.api import compress  # noqa: E402
 from nac.io.thirdparty import encode_bytes  # noqa: E402
 from nac.ui.server import create_app  # noqa: E402
 

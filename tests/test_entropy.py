@@ -13,7 +13,7 @@ pytest.importorskip("constriction")
 
 from nac import checkpoint  # noqa: E402
 from nac.cli import cli  # noqa: E402
-from nac.compress import compress, decompress, encode_codes, load_model  # noqa: E402
+from nac.api import compress, decompress, encode_codes, load_model  # noqa: E402
 from nac.container.bitstream import NacFormatError, NacReader, inspect  # noqa: E402
 from nac.container.entropy import CodeModel, CodeStatistics  # noqa: E402
 from nac.eval import fuzzing  # noqa: E402
@@ -144,7 +144,7 @@ def test_rate_cost_steers_the_code_choice():
 def test_rate_aware_encode_is_what_the_file_holds(entropy_model_path, tmp_path):
     """With a lambda in the statistics, `--entropy on` codes what the rate-aware encoder picked,
     losslessly: the file's codes are exactly encode_codes(..., rate_cost) and decode as such."""
-    from nac.compress import decode_codes, load_loaded
+    from nac.api import decode_codes, load_loaded
 
     ckpt = checkpoint.load(entropy_model_path)
     ckpt["code_statistics"]["distortion_per_bit"] = np.full(24, 0.05)

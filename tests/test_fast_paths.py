@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from nac.backends.bf16 import Bf16Codec
 from nac.cli import cli
 from nac.codec.modules.spectral import ISTFTHead
-from nac.compress import decode_codes, encode_codes, load_model
+from nac.api import decode_codes, encode_codes, load_model
 from nac.eval.metrics import mel_distance
 from tests.conftest import tone
 

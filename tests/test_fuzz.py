@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from nac.compress import compress, decompress
+from nac.api import compress, decompress
 from nac.eval import fuzzing
 from tests.conftest import tone
 

@@ -6,7 +6,7 @@ import torch
 from nac.codec.model import CodecConfig, NacCodec
 from nac.codec.modules import ISTFTHead
 from nac.codec.streaming import decode_whole
-from nac.compress import decode_codes, encode_codes, load_model
+from nac.api import decode_codes, encode_codes, load_model
 from tests.conftest import TINY, tone
 
 
@@ -80,7 +80,7 @@ def test_sharpening_postfilter_keeps_frame_energy_and_deepens_valleys():
 
 
 def test_postfilter_decode_shares_weights_and_changes_only_the_output(tiny_model_path):
-    from nac.compress import compress, decompress
+    from nac.api import compress, decompress
 
     model = load_model(tiny_model_path)
     filtered = model.with_postfilter()

@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from nac.codec.streaming import StreamingDecoder, StreamingEncoder, decode_whole
-from nac.compress import compress, decompress, load_model
+from nac.api import compress, decompress, load_model
 from tests.conftest import tone
 
 

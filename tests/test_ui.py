@@ -31,7 +31,7 @@ def tiny_default(monkeypatch, tiny_model_path, tiny_restorer_path):
     from nac import registry
 
     monkeypatch.setattr(registry, "DEFAULT_CODEC", tiny_model_path)
-    monkeypatch.setattr(sys.modules["nac.compress"], "DEFAULT_CODEC", tiny_model_path)
+    monkeypatch.setattr(sys.modules["nac.api"], "DEFAULT_CODEC", tiny_model_path)
     monkeypatch.setitem(registry.DEFAULT_RESTORE, "speech", tiny_restorer_path)
     monkeypatch.setitem(registry.DEFAULT_RESTORE, "music", tiny_restorer_path)
 

@@ -237,7 +237,7 @@ class NacCodec(nn.Module):
 
     def __init__(self, cfg: CodecConfig | None = None, inference: bool = False):
         """`inference=True`: codebooks without the quantizer's training machinery (loading for
-        coding; `nac.compress.load_model`)."""
+        coding; `nac.api.load_model`)."""
         super().__init__()
         self.cfg = cfg = cfg or CodecConfig()
         self.encoder = Encoder(cfg)

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from ..codec.mel import mel_filterbank_np
-from ..io.audio import resample
+from ..io.audio import estimate_delay, resample
 
 EPS = 1e-10
 
@@ -19,15 +19,6 @@ EPS = 1e-10
 def _mono(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     return x.mean(0) if x.ndim == 2 else x
-
-
-def estimate_delay(ref: np.ndarray, deg: np.ndarray, max_lag: int) -> int:
-    """Lag (samples) by which `deg` trails `ref`, from the cross-correlation peak within max_lag."""
-    n = len(ref) + len(deg)
-    size = 1 << (n - 1).bit_length()
-    xc = np.fft.irfft(np.fft.rfft(deg, size) * np.conj(np.fft.rfft(ref, size)), size)
-    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
-    return int(lags[np.argmax(xc[lags])])
 
 
 def align(ref: np.ndarray, deg: np.ndarray, sr: int, max_delay_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -61,7 +61,7 @@ def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
     if system.kind == "identity":
         return audio, None
     if system.kind in {"nac", "nacpf"}:
-        from ..compress import compress, decompress
+        from ..api import compress, decompress
         from ..registry import DEFAULT_CODEC
 
         data = compress(audio[None], sr, system.value, system.model or DEFAULT_CODEC)

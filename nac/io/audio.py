@@ -198,3 +198,12 @@ def list_audio(folder: str | Path) -> list[Path]:
     if folder.is_file():
         return [folder]
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+
+
+def estimate_delay(ref: np.ndarray, deg: np.ndarray, max_lag: int) -> int:
+    """Lag (samples) by which `deg` trails `ref`, from the cross-correlation peak within max_lag."""
+    n = len(ref) + len(deg)
+    size = 1 << (n - 1).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(deg, size) * np.conj(np.fft.rfft(ref, size)), size)
+    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
+    return int(lags[np.argmax(xc[lags])])

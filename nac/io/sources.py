@@ -58,7 +58,7 @@ def open_source(path: str | Path, model: str | None = None) -> Decoded:
 
 
 def _nac_source(path: Path, model: str | None) -> Decoded:
-    from ..compress import decompress_from_file
+    from ..api import decompress_from_file
     from ..container.bitstream import NacReader
 
     with open(path, "rb") as f:

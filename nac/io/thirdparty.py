@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from .audio import fit_length, resample
+from .audio import estimate_delay, fit_length, resample
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,6 @@ def decode_bytes(data: bytes) -> tuple[np.ndarray, int]:
 def roundtrip(audio: np.ndarray, sr: int, codec: str, kbps: float, complexity: int | None = None
               ) -> tuple[np.ndarray, float]:
     """Encode + decode mono audio; returns (aligned audio at `sr`, real kbps of the file)."""
-    from ..eval.metrics import estimate_delay
 
     audio = np.asarray(audio, np.float32)
     data, _ = encode_bytes(audio, sr, codec, kbps, complexity)

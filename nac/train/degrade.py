@@ -64,7 +64,7 @@ def phone(x: np.ndarray, sr: int, rng: np.random.Generator, noise: list[np.ndarr
 
 
 def nac(x: np.ndarray, sr: int, kbps: float = 6, model: str = "nac-16k") -> np.ndarray:
-    from ..compress import compress, decompress
+    from ..api import compress, decompress
 
     return fit_length(decompress(compress(x[None], sr, kbps, model))[0], len(x))[0]
 

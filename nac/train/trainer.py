@@ -194,15 +194,12 @@ class Trainer:
         self.sampler, self.pitch_tracks = _sampler(model_cfg, cfg, data, self.out, self.step, seed, self.progress)
         self.dev = DevSet(dev, model_cfg.sample_rate, cfg.dev_files) if dev and self.is_main else None
 
+    def _wrap(self, module):
+        return _ddp(module, self.world, self.device)
+
     def _say(self, text: str) -> None:
         if self.is_main:
             print(text, flush=True)
-
-    def _wrap(self, module):
-        if self.world == 1:
-            return module
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
 
     # --- loop ------------------------------------------------------------------------------
     def train(self, until: int | None = None) -> None:
@@ -224,7 +221,7 @@ class Trainer:
                              steps_per_s=(self.step - s0) / (time.time() - t0),
                              dead_max=dead.max().item(), dead_mean=dead.mean().item())
                 if self.step % cfg.eval_every == 0 and self.dev:
-                    self._append_dev(self.evaluate())
+                    _append_dev(self.out / "dev.csv", self.step, self.evaluate())
                 if writer is None:
                     writer, log_file = _csv_appender(self.out / "metrics.csv", list(stats))
                 writer.writerow(stats)
@@ -282,13 +279,6 @@ class Trainer:
             return self.ddp(wav, pitch_codes)
         return self.ddp(wav)
 
-    def _append_dev(self, result: dict) -> None:
-        row = {"step": self.step, **result}
-        writer, f = _csv_appender(self.out / "dev.csv", list(row))
-        with f:
-            writer.writerow(row)
-        print(f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
-
     def evaluate(self) -> dict:
         """Dev metrics of the weights that would ship (the EMA's when there is one), at each of
         `cfg.dev_kbps`; 6 kbps keeps the unsuffixed column names of earlier runs."""
@@ -313,6 +303,21 @@ def decoder_only_forward(model: NacCodec, decoder_call, wav: torch.Tensor) -> tu
     pred = model.decoder(quantized)[..., :length]
     dropped = codes.new_full((codes.shape[0], model.quantizer.n_q - n_q, codes.shape[2]), -1)
     return pred, QuantizerOutput(quantized, torch.cat([codes, dropped], 1), torch.zeros((), device=wav.device))
+
+
+def _append_dev(path: Path, step: int, result: dict) -> None:
+    row = {"step": step, **result}
+    writer, f = _csv_appender(path, list(row))
+    with f:
+        writer.writerow(row)
+    print(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
+
+
+def _ddp(module, world: int, device: torch.device):
+    if world == 1:
+        return module
+    ids = [device.index] if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
 
 
 def _count_codes(usage: torch.Tensor, codes: torch.Tensor) -> None:

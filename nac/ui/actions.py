@@ -77,7 +77,7 @@ def spectrogram_png(audio: np.ndarray, sr: int, title: str) -> bytes:
 def codec_compare(data: bytes, filename: str, kbps: float, model: str | None = None,
                   postfilter: bool = False) -> Result:
     """Original vs NAC vs Opus at the same bitrate: players, real sizes, spectrograms, the .nac."""
-    from ..compress import compress, decompress
+    from ..api import compress, decompress
     from ..io.thirdparty import roundtrip
     from ..registry import DEFAULT_CODEC
 
