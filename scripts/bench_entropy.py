@@ -135,7 +135,7 @@ def main() -> None:
                   "|---|" + "---|" * len(per_level),
                   "| bits | " + " | ".join(f"{b:.2f}" for b in per_level) + " |"]
         lines += ["", *quality_cost(model, args.dev, *at6)]
-    # keep the hand-run section from scripts/probe_code_context.py (minutes of CPU training)
+    # keep the hand-run section from experiments/probe_code_context.py (minutes of CPU training)
     kept = ""
     if args.out.exists() and PROBE_HEADING in args.out.read_text():
         kept = "\n" + args.out.read_text()[args.out.read_text().index(PROBE_HEADING):]

@@ -35,7 +35,7 @@ from nac.registry import PRETRAINED_DIR, REGISTRY  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 # lambda_l = RATE_BIAS * (squared error left after level l) / bits per code, level 0 excluded.
-# All 100 dev speech files, 6 kbps (scripts/probe_rate_bias.py --refit 300 --min-seconds 0):
+# All 100 dev speech files, 6 kbps (experiments/probe_rate_bias.py --refit 300 --min-seconds 0):
 # RATE_BIAS 0.5 -> 13.5 % smaller than bit-packed, PESQ-WB -0.003 +- 0.014 vs nearest codes;
 # 0.75 -> 18.9 %, -0.019 +- 0.030; 0.75 with level 0 unbiased -> 18.6 %, -0.011 +- 0.013.
 RATE_BIAS = 0.75

@@ -10,4 +10,4 @@ python scripts/bench_speed.py --out reports/speed.md --pause-campaign
 python scripts/bench_entropy.py --out reports/entropy.md
 python scripts/fuzz_container.py --cases 100000 --report reports/fuzz.md
 python scripts/plot_training.py reports/training_curves.png reports/training_metrics.csv --mark 1000 --mark 3750 --mark 7000 --mark 10000 --mark 12250 --mark 23000
-python scripts/fit_learning_curve.py reports/training_dev.csv --from 12250 --target 2.27 --plot reports/learning_curve_fit.png
+python experiments/fit_learning_curve.py reports/training_dev.csv --from 12250 --target 2.27 --plot reports/learning_curve_fit.png

@@ -3,6 +3,7 @@ needs no torch, no module imports another that imports it back, no class over ~1
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,15 @@ def test_no_class_is_over_150_lines():
             if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 155:
                 long.append(f"{module_name(path)}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert not long
+
+
+def test_every_path_the_readmes_name_exists():
+    root = PACKAGE.parent
+    missing = []
+    for doc in (root / "README.md", root / "reports" / "README.md", root / "experiments" / "README.md"):
+        for match in re.finditer(r"(?<![\w./-])((?:nac|scripts|reports|experiments|configs|data|tests)/[\w./-]*[\w/])",
+                                 doc.read_text()):
+            path = match.group(1)
+            if not re.search(r"[A-Z]{3,}", path) and not (root / path).exists():  # NAME, RUN: placeholders
+                missing.append(f"{doc.relative_to(root)}: {path}")
+    assert not missing

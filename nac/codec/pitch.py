@@ -4,7 +4,7 @@ A pitch-aware NAC model spends one of its code levels on f0: per code frame, cod
 unvoiced and codes 1..1023 are log-spaced between `F0_MIN` and `F0_MAX` (steps of 0.047 semitone, 0.27 %).
 The decoder turns the decoded f0 into the comb of harmonics that the STFT analysis window would
 see, so it no longer has to recover the harmonic fine structure from the latent codes, which is
-where the codec lost quality (`scripts/diagnose_harmonics.py`, `reports/training.md`).
+where the codec lost quality (`experiments/diagnose_harmonics.py`, `reports/training.md`).
 
 Tracking uses WORLD's DIO + StoneMask (`pyworld`): deterministic, no weights to download, ~100x
 real time on one thread. Frames are 10 ms apart starting at sample 0, so code frame `i` (samples

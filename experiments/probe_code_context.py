@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How predictable are NAC's codes? Upper-bound estimates for entropy coding -> stdout.
 
-    python scripts/probe_code_context.py [--model nac-16k] [--kbps 6] [--minutes 7]
+    python experiments/probe_code_context.py [--model nac-16k] [--kbps 6] [--minutes 7]
 
 Encodes train speech and dev speech, then measures held-out (dev) bits per code of
 1. each level's unigram;

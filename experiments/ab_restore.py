@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Paired check of a speech restorer checkpoint on dev speech, degradation by degradation.
 
-    python scripts/ab_restore.py runs/campaign-restore-speech/latest.pt [--files 20] [--visqol]
+    python experiments/ab_restore.py runs/campaign-restore-speech/latest.pt [--files 20] [--visqol]
 
 For each dev speech file >= 2.5 s (every --stride-th): the degraded input (Opus 6/12 kbps, an
 8 kHz band limit) and the restorer's output on it, always applied (no pass-through rule): PESQ-WB
@@ -19,6 +19,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))  # ab_eval, plot_training
 
 from ab_eval import dev_clips  # noqa: E402
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where does nac-16k lose the harmonics: in the predicted magnitude, or in Griffin-Lim?
 
-    python scripts/diagnose_harmonics.py [--model nac-16k] [--dev ../shared/data/dev/speech] [--files 12]
+    python experiments/diagnose_harmonics.py [--model nac-16k] [--dev ../shared/data/dev/speech] [--files 12]
 
 For each dev speech file (first 6 s) it scores the harmonic fine structure
 (`metrics.fine_structure_correlation`, on the model's own STFT grid) of

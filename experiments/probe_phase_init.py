@@ -2,7 +2,7 @@
 """Probe: where should Griffin-Lim start? The decoder's own phase vs phase reconstructed from the
 decoded magnitude (phase-gradient heap integration, PGHI: Prusa et al. 2017).
 
-    python scripts/probe_phase_init.py [--model nac-16k] [--files 20] [--iters 16]
+    python experiments/probe_phase_init.py [--model nac-16k] [--files 20] [--iters 16]
 
 For each dev speech file >= 2.5 s: PESQ-WB of (a) the shipped decode, (b) PGHI start + the same
 Griffin-Lim, (c) oracle: true magnitude with each start (checks the PGHI implementation).
@@ -19,6 +19,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))  # ab_eval, plot_training
 
 from ab_eval import dev_clips, load  # noqa: E402
 

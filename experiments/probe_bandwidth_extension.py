@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Probe: what the missing high band of Opus 6 kbps speech is worth, and what a rule gets of it.
 
-    python scripts/probe_bandwidth_extension.py [--files 12]
+    python experiments/probe_bandwidth_extension.py [--files 12]
 
 Opus at 6 kbps keeps ~4.7-5.1 kHz of a 16 kHz signal. On dev speech files >= 2.5 s, PESQ-WB and
 ViSQOL (paired, against the Opus decode) of
@@ -21,6 +21,7 @@ from scipy import signal
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))  # ab_eval, plot_training
 
 from ab_eval import dev_clips  # noqa: E402
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fit dev PESQ against log(steps) and say how many steps the same recipe would need for a target.
 
-    python scripts/fit_learning_curve.py reports/training_dev.csv --from 12250 --target 2.27 \
+    python experiments/fit_learning_curve.py reports/training_dev.csv --from 12250 --target 2.27 \
         --plot reports/learning_curve_fit.png
 
 Dev PESQ in training is measured on 16 dev files (first 4 s each), so single points are noisy

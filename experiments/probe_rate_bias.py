@@ -3,7 +3,7 @@
 argmin |r - c|^2 + lambda_l * bits(c), bits from the model's code statistics, so frequent codes
 win near-ties: the codes get cheaper to entropy-code, at some cost in distortion.
 
-    python scripts/probe_rate_bias.py [--model nac-16k] [--files 14] [--alphas 0,0.05,0.1,0.2]
+    python experiments/probe_rate_bias.py [--model nac-16k] [--files 14] [--alphas 0,0.05,0.1,0.2]
 
 lambda_l = alpha * (mean squared error left after level l with plain nearest-neighbour codes) /
 bits: the same relative exchange rate at every level. Prints, per alpha, the range-coded size
