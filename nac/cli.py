@@ -234,13 +234,20 @@ def train(config, data, out, dev, steps, until, resume, init, device, data_weigh
 @click.option("--data", multiple=True, required=True, type=click.Path(exists=True))
 @click.option("--noise", type=click.Path(exists=True), default=None, help="Noise folder for the phone simulation.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--dev", type=click.Path(exists=True), default=None,
+              help="Held-out folder scored per condition (latent restorers).")
 @click.option("--resume", is_flag=True)
 @friendly_errors
-def train_restore_cmd(config, data, noise, out, resume) -> None:
-    """Train a restoration post-filter on real-codec degradations of DATA."""
+def train_restore_cmd(config, data, noise, out, dev, resume) -> None:
+    """Train a restorer on real-codec degradations of DATA: a post-filter, or (a config with
+    "kind": "restore-latent") an encoder into the codec's latent space."""
+    from .train.latent_restore import is_latent_config, train_latent_restore
     from .train.restore import train_restore
 
-    train_restore(config, list(data), out, noise=noise, resume=resume)
+    if is_latent_config(config):
+        train_latent_restore(config, list(data), out, noise=noise, dev=dev, resume=resume)
+    else:
+        train_restore(config, list(data), out, noise=noise, resume=resume)
 
 
 @cli.command()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2 (decoder v2, default), v2-fp32, baseline, anneal, gan, pitch, restore-speech
+#   bash scripts/campaign.sh [ARM]        # ARM: v2 (decoder v2, default), v2-fp32, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -38,7 +38,9 @@ case "$ARM" in
   gan) CONFIG=configs/nac-16k-gan-finetune.json ;;
   pitch) CONFIG=configs/nac-16k-pitch.json ;;
   restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, baseline, anneal, gan, pitch or restore-speech)" >&2; exit 2 ;;
+  # speech restoration into the codec's latent space (nac/restore/latent.py): latent regression
+  restore-latent) CONFIG=configs/restore-latent-speech-16k.json ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 mkdir -p "$RUN"
@@ -47,7 +49,10 @@ if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
   exit 0
 fi
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
-if [ "$ARM" = restore-speech ]; then
+if [ "$ARM" = restore-latent ]; then
+  CMD=(nac train-restore --config "$CONFIG" --data "$DATA/train/speech" --noise "$DATA/noise"
+       --dev "$DATA/dev/speech" --out "$RUN" --resume)
+elif [ "$ARM" = restore-speech ]; then
   # the bounded speech restorer trains from scratch (its pairs are made with the real codecs)
   CMD=(nac train-restore --config "$CONFIG" --data "$DATA/train/speech" --noise "$DATA/noise"
        --out "$RUN" --resume)
