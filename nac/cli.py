@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
-KBPS_CHOICES = ["1.5", "3", "4.5", "6", "7.5", "9", "10.5", "12"]
+KBPS_CHOICES = ["1.5", "3", "6", "12"]  # the rates quantizer dropout trains and the README lists
+
+
+AUDIO_OUTPUT_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff"}
+# `nac info`'s text labels for the JSON keys whose meaning the key alone does not say
+INFO_LABELS = {"real_kbps": "kbps_per_channel (codes)", "file_kbps": "kbps_whole_file (all channels)"}
 
 
 class UserError(click.ClickException):
@@ -33,6 +39,9 @@ def friendly_errors(func):
             return func(*args, **kwargs)
         except click.ClickException:
             raise
+        except BrokenPipeError:  # `nac info x.nac | head`: the reader left; nothing to report
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:
             if ctx.find_root().params.get("debug"):
                 raise
@@ -67,11 +76,12 @@ def cli(debug: bool) -> None:
               help="Nominal bitrate per channel.")
 @click.option("--model", default=None, help="Registry name or checkpoint path [default: nac-16k].")
 @click.option("--entropy", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              help="Choose codes for and range-code them with the model's code statistics (~20 %% "
+              help="Choose codes for and range-code them with the model's code statistics (~20 % "
               "smaller at 6 kbps); off: nearest codes, bit-packed; auto: on whenever the model ships them.")
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 @friendly_errors
-def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force: bool) -> None:
+def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force: bool, quiet: bool) -> None:
     """Encode an audio file (wav/flac/ogg/opus/mp3/m4a, any rate) to a .nac file.
 
     SRC "-" reads stdin (`ffmpeg -i in.mkv -f wav - | nac encode - out.nac`). Seekable wav/flac
@@ -84,9 +94,17 @@ def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force
         check_paths(src, dst, force)
     elif Path(dst).exists() and not force:
         raise UserError(f"{dst} exists (use --force to overwrite)")
+    if Path(dst).suffix.lower() in AUDIO_OUTPUT_SUFFIXES:
+        raise UserError(f"{dst}: nac encode writes a .nac bitstream, not {Path(dst).suffix} audio "
+                        f"(name it {Path(dst).with_suffix('.nac').name}; `nac decode` writes audio)")
     sr, channels, total, blocks = read_blocks(src)
     with atomic_output(dst) as tmp, open(tmp, "wb") as f:
         compress_blocks(blocks, sr, channels, total, f, float(kbps), model or DEFAULT_CODEC, entropy=entropy)
+    if not quiet:
+        size, seconds = Path(dst).stat().st_size, total / sr
+        click.echo(f"wrote {dst}: {seconds:.2f} s, {channels} ch, {kbps} kbps nominal, "
+                   f"{size * 8 / max(seconds, 1e-9) / 1000 / channels:.2f} kbps per channel in the file, "
+                   f"{size} bytes", err=True)
 
 
 @cli.command()
@@ -105,9 +123,11 @@ def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force
 @click.option("--onnx-dir", type=click.Path(file_okay=False), default=None, help="ONNX graphs for --backend onnxruntime.")
 @click.option("--int8", is_flag=True, help="With --backend onnxruntime: the int8 graphs.")
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 @friendly_errors
 def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postfilter: bool,
-           postfilter_model: str | None, backend: str, onnx_dir: str | None, int8: bool, force: bool) -> None:
+           postfilter_model: str | None, backend: str, onnx_dir: str | None, int8: bool, force: bool,
+           quiet: bool) -> None:
     """Decode a .nac file to .wav or .flac (original rate, channels and length).
 
     DST "-" writes a 16-bit WAV stream to stdout (`nac decode in.nac - | aplay`). Without
@@ -133,6 +153,9 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
             audio = np.concatenate(list(blocks), axis=1)
             blocks = [restore_audio(audio, info["sample_rate"], "auto", postfilter_model, info["sample_rate"])[0]]
         write_blocks(dst, blocks, info["sample_rate"], info["channels"], info["num_samples"])
+    if not quiet and dst != "-":
+        click.echo(f"wrote {dst}: {info['num_samples'] / info['sample_rate']:.2f} s, {info['channels']} ch, "
+                   f"{info['sample_rate']} Hz, {Path(dst).stat().st_size} bytes", err=True)
 
 
 @cli.command()
@@ -188,11 +211,11 @@ def info(src: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        for key, value in result.items():
-            if key != "metadata":
-                click.echo(f"{key:>22}: {value}")
-        for key, value in sorted(m.items()):
-            click.echo(f"{'meta.' + key:>22}: {value}")
+        rows = [(INFO_LABELS.get(k, k), v) for k, v in result.items() if k != "metadata"]
+        rows += [("meta." + k, v) for k, v in sorted(m.items())]
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            click.echo(f"{key:>{width}}: {value}")
     if crc != "ok":
         sys.exit(1)
 
@@ -315,6 +338,7 @@ def eval_cmd(dirs, systems, model, report, metric_names, limit, jobs, no_cache) 
         HIGHER_IS_BETTER,
         Job,
         default_cache_dir,
+        metrics_for,
         pair_files,
         run_eval,
         write_report,
@@ -326,6 +350,10 @@ def eval_cmd(dirs, systems, model, report, metric_names, limit, jobs, no_cache) 
     unknown = set(wanted or ()) - set(HIGHER_IS_BETTER)
     if unknown:
         raise click.UsageError(f"unknown metrics: {', '.join(sorted(unknown))}")
+    from .eval.metrics import require
+
+    for name in sorted(metrics_for(set(wanted) if wanted else None)):
+        require(name)  # a score that cannot be computed is an error, not a blank column
     cache = None if no_cache else default_cache_dir()
     notes = []
     if systems:
@@ -377,7 +405,19 @@ def ui(host: str, port: int) -> None:
     serve(host, port)
 
 
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so every `atomic_output` removes its temporary file."""
+
+
+def _terminate(signum, frame) -> None:
+    name = signal.Signals(signum).name
+    click.echo(f"nac: stopped by {name}; no partial output was left", err=True)
+    raise Terminated(128 + signum)
+
+
 def main() -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)
     cli(prog_name="nac")
 
 

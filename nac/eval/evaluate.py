@@ -51,6 +51,11 @@ METRIC_FUNCS = {
 }
 
 
+def metrics_for(wanted: set[str] | None) -> set[str]:
+    """The metrics a run computes on some content: the asked-for ones, or every default."""
+    return set(wanted) if wanted else (set(SPEECH_METRICS) | set(MUSIC_METRICS)) - OPT_IN
+
+
 def score(ref: np.ndarray, deg: np.ndarray, sr: int, content: str, wanted: set[str] | None = None) -> dict:
     """All metrics for one mono pair, at each metric's own rate."""
     names = SPEECH_METRICS if content == "speech" else MUSIC_METRICS
@@ -98,7 +103,8 @@ def run_job(job: Job) -> dict:
     key = None
     if job.cache_dir:
         parts = [_file_hash(job.ref_path), _file_hash(job.deg_path) if job.deg_path else job.system, job.system,
-                 str(job.model), ",".join(job.wanted or ()), str(METRICS_VERSION), _models_fingerprint(job)]
+                 str(job.model), ",".join(job.wanted or ()), str(METRICS_VERSION), _models_fingerprint(job),
+                 metrics.package_versions()]
         key = Path(job.cache_dir) / (hashlib.sha1("|".join(parts).encode()).hexdigest() + ".json")
         if key.exists():
             return json.loads(key.read_text())

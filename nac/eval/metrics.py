@@ -2,11 +2,16 @@
 
 Every metric takes (reference, degraded, sample_rate), resamples to its native rate, aligns the
 two signals (removing a constant codec delay if one is found) and trims them to equal length.
-Metrics whose package is not installed return None (install them with `pip install -e .[eval]`).
+A metric whose package is not installed raises `MissingMetricError`, which names the package and
+the extra that installs it (`pip install -e '.[eval]'`): a score silently missing from a report
+reads like a score that was never asked for. None means the metric has no answer for this input
+(silence, too short).
 """
 from __future__ import annotations
 
 import functools
+import importlib.metadata
+import importlib.util
 
 import numpy as np
 
@@ -14,6 +19,36 @@ from ..codec.mel import mel_filterbank_np
 from ..io.audio import estimate_delay, resample
 
 EPS = 1e-10
+# metric -> (module it imports, the PyPI distribution that provides it)
+METRIC_PACKAGES = {"pesq": ("pesq", "pesq"), "stoi": ("pystoi", "pystoi"),
+                   "visqol": ("visqol", "visqol-python"), "dnsmos": ("speechmos", "speechmos")}
+
+
+class MissingMetricError(ImportError):
+    pass
+
+
+def _missing(metric: str) -> MissingMetricError:
+    return MissingMetricError(f"{metric} needs the {METRIC_PACKAGES[metric][1]!r} package, which is not "
+                              "installed: pip install -e '.[eval]'")
+
+
+def require(metric: str) -> None:
+    """Raise `MissingMetricError` now if `metric` could not be computed (its package is missing)."""
+    if metric in METRIC_PACKAGES and importlib.util.find_spec(METRIC_PACKAGES[metric][0]) is None:
+        raise _missing(metric)
+
+
+def package_versions() -> str:
+    """The installed metric packages and their versions: part of every cached score's key, so a
+    score computed by another version (or another environment) is never served."""
+    out = []
+    for _, dist in METRIC_PACKAGES.values():
+        try:
+            out.append(f"{dist}={importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            out.append(f"{dist}=-")
+    return ",".join(out)
 
 
 def _mono(x: np.ndarray) -> np.ndarray:
@@ -103,11 +138,11 @@ def fine_structure_correlation(ref_power: np.ndarray, deg_power: np.ndarray, sr:
 
 
 def pesq_wb(ref, deg, sr: int) -> float | None:
-    """Wide-band PESQ (ITU-T P.862.2) at 16 kHz, 1.0-4.64; None if `pesq` is missing or it fails."""
+    """Wide-band PESQ (ITU-T P.862.2) at 16 kHz, 1.0-4.64; None if PESQ has no answer (silence)."""
     try:
         from pesq import pesq
     except ImportError:
-        return None
+        raise _missing("pesq") from None
     ref, deg = align(resample(_mono(ref)[None].astype(np.float32), sr, 16000)[0],
                      resample(_mono(deg)[None].astype(np.float32), sr, 16000)[0], 16000)
     try:
@@ -120,7 +155,7 @@ def stoi(ref, deg, sr: int) -> float | None:
     try:
         from pystoi import stoi as _stoi
     except ImportError:
-        return None
+        raise _missing("stoi") from None
     ref, deg = align(ref, deg, sr)
     return float(_stoi(ref, deg, sr, extended=False))
 
@@ -141,11 +176,11 @@ def _visqol_api(mode: str):
 
 
 def visqol(ref, deg, sr: int, mode: str = "speech") -> float | None:
-    """ViSQOL MOS-LQO (1-5): speech mode at 16 kHz, audio mode at 48 kHz. None if not installed."""
+    """ViSQOL MOS-LQO (1-5): speech mode at 16 kHz, audio mode at 48 kHz."""
     try:
         api = _visqol_api(mode)
     except ImportError:
-        return None
+        raise _missing("visqol") from None
     rate = 16000 if mode == "speech" else 48000
     ref = resample(_mono(ref)[None].astype(np.float32), sr, rate)[0]
     deg = resample(_mono(deg)[None].astype(np.float32), sr, rate)[0]
@@ -157,11 +192,11 @@ def visqol(ref, deg, sr: int, mode: str = "speech") -> float | None:
 
 
 def dnsmos(deg, sr: int) -> float | None:
-    """No-reference DNSMOS P.808 overall MOS of `deg` (speechmos, 16 kHz); None if not installed."""
+    """No-reference DNSMOS P.808 overall MOS of `deg` (speechmos, 16 kHz)."""
     try:
         from speechmos import dnsmos as _dnsmos
     except ImportError:
-        return None
+        raise _missing("dnsmos") from None
     x = resample(_mono(deg)[None].astype(np.float32), sr, 16000)[0]
     x = x / max(np.abs(x).max(), 1e-6) * 0.9  # DNSMOS expects [-1, 1]; level-normalised input
     try:

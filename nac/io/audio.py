@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -21,25 +22,81 @@ class AudioError(Exception):
     """An input that cannot be read as audio (one-line, user-facing message)."""
 
 
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """Return (audio (C, T) float32, sample_rate). soundfile first, PyAV for everything else."""
+def read_audio(path: str | os.PathLike, name: str | None = None) -> tuple[np.ndarray, int]:
+    """Return (audio (C, T) float32, sample_rate). soundfile first, PyAV for everything else.
+    `name`: what error messages call the file (the UI passes the upload's own name)."""
     path = Path(path)
+    name = name or str(path)
     if not path.is_file():
-        raise AudioError(f"{path}: no such file")
-    return _decode(str(path), path)
+        raise AudioError(f"{name}: no such file")
+    return _decode(str(path), name)
 
 
 def _decode(source, name) -> tuple[np.ndarray, int]:
     """A path or file object -> checked (C, T) float32 audio; `name` is what errors call it."""
     try:
+        info = sf.info(source)
+    except Exception:
+        info = None
+    if info is not None:  # the header is checked before anything is allocated for it
+        if hasattr(source, "seek"):
+            source.seek(0)
+        check_header(name, info.samplerate, info.channels, info.frames, _size(source), info.format)
         data, sr = sf.read(source, dtype="float32", always_2d=True)
         audio = data.T
-    except Exception:
+    else:
         if hasattr(source, "seek"):
             source.seek(0)
         audio, sr = _read_with_av(source, name)
     _check(audio, sr, name)
     return np.ascontiguousarray(audio, dtype=np.float32), int(sr)
+
+
+def _size(source) -> int | None:
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.getsize(source)
+    if hasattr(source, "getbuffer"):
+        return source.getbuffer().nbytes
+    return None
+
+
+# What a header may claim before it is believed. Rates: anything a real file could carry (the
+# codec then resamples from MIN_RATE..MAX_RATE). Lengths: uncompressed PCM needs at least one
+# byte per sample; FLAC's constant subframes code a few bytes per 4096 samples, so a compressed
+# file may hold up to ~1 000 samples per byte, and no more.
+HEADER_RATES = (1, 768000)
+PCM_FORMATS = {"WAV", "WAVEX", "AIFF", "AU", "RAW", "W64", "RF64", "CAF"}
+MAX_SAMPLES_PER_BYTE = 1024
+
+
+def check_header(name, sr: int, channels: int, frames: int, size: int | None = None,
+                 fmt: str | None = None) -> None:
+    """Refuse absurd headers (no channels, impossible rates, more frames than the file can hold)
+    with a one-line `AudioError`, before any buffer is sized from them."""
+    if channels < 1:
+        raise AudioError(f"{name}: the header declares {channels} audio channels")
+    if not HEADER_RATES[0] <= sr <= HEADER_RATES[1]:
+        raise AudioError(f"{name}: the header's sample rate {sr} Hz is not a real audio rate")
+    if frames < 0:
+        raise AudioError(f"{name}: the header declares {frames} frames")
+    if size is not None:
+        per_byte = 1 if fmt in PCM_FORMATS else MAX_SAMPLES_PER_BYTE
+        if frames * channels > size * per_byte:
+            raise AudioError(f"{name}: the header promises {frames} frames x {channels} channels, "
+                             f"more than a {size}-byte file can hold")
+
+
+def check_finite(audio: np.ndarray, sr: int, name, offset: int = 0) -> None:
+    """Non-finite samples (NaN, inf) are an error naming the first one's time and channel:
+    a codec fed NaN decodes to a loud buzz, and no silent repair is right for every file."""
+    bad = ~np.isfinite(audio)
+    if not bad.any():
+        return
+    channel, sample = min(((c, int(np.argmax(row))) for c, row in enumerate(bad) if row.any()),
+                          key=lambda cs: cs[1])
+    value = audio[channel, sample]
+    raise AudioError(f"{name}: non-finite sample ({value}) at {(offset + sample) / sr:.3f} s, channel "
+                     f"{channel + 1} of {audio.shape[0]}")
 
 
 def _read_with_av(path, name=None) -> tuple[np.ndarray, int]:
@@ -52,8 +109,9 @@ def _read_with_av(path, name=None) -> tuple[np.ndarray, int]:
             if not container.streams.audio:
                 raise AudioError(f"{path}: no audio stream")
             stream = container.streams.audio[0]
-            sr = stream.codec_context.sample_rate or stream.rate
+            sr = stream.codec_context.sample_rate or stream.rate or 0
             channels = stream.codec_context.channels
+            check_header(path, sr, channels, 0)
             resampler = av.AudioResampler(format="flt", layout=stream.layout.name, rate=sr)
             chunks = []
             for frame in container.decode(stream):
@@ -64,10 +122,17 @@ def _read_with_av(path, name=None) -> tuple[np.ndarray, int]:
     except AudioError:
         raise
     except Exception as exc:  # PyAV raises many types; the user needs one line
-        raise AudioError(f"{path}: not a readable audio file ({type(exc).__name__}: {exc})") from None
+        raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
     if not chunks:
         raise AudioError(f"{path}: contains no audio samples")
     return np.concatenate(chunks, axis=1).astype(np.float32), int(sr)
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's message without its errno ("[Errno 1094995529] ...") or the path it repeats."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(text).strip().splitlines()[0] if str(text).strip() else "")
+    return text.rstrip(":' ") or type(exc).__name__
 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -138,23 +203,35 @@ def read_blocks(path: str) -> tuple[int, int, int, Iterator[np.ndarray]]:
             raise AudioError("stdin: no data")
         audio, sr = _decode(io.BytesIO(data), "stdin")
         return sr, audio.shape[0], audio.shape[1], iter([audio])
+    if not Path(path).is_file():
+        raise AudioError(f"{path}: no such file")
     try:
         info = sf.info(path)
     except Exception:
         audio, sr = read_audio(path)
         return sr, audio.shape[0], audio.shape[1], iter([audio])
-    _check(np.zeros((1, info.frames)), info.samplerate, path)
+    check_header(path, info.samplerate, info.channels, info.frames, os.path.getsize(path), info.format)
+    _check_rate_and_length(info.frames, info.samplerate, path)
     block = int(BLOCK_SECONDS * info.samplerate)
 
     def blocks():
+        offset = 0
         for b in sf.blocks(path, blocksize=block, dtype="float32", always_2d=True):
-            yield np.ascontiguousarray(b.T)
+            b = np.ascontiguousarray(b.T)
+            check_finite(b, info.samplerate, path, offset)
+            offset += b.shape[1]
+            yield b
 
     return int(info.samplerate), int(info.channels), int(info.frames), blocks()
 
 
 def _check(audio: np.ndarray, sr: int, name) -> None:
-    if audio.shape[1] == 0:
+    _check_rate_and_length(audio.shape[1], sr, name)
+    check_finite(audio, sr, name)
+
+
+def _check_rate_and_length(frames: int, sr: int, name) -> None:
+    if frames == 0:
         raise AudioError(f"{name}: contains no audio samples")
     if not MIN_RATE <= sr <= MAX_RATE:
         raise AudioError(f"{name}: sample rate {sr} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
