@@ -143,3 +143,62 @@ def test_codec_tab_in_a_real_browser(tmp_path, tiny_default):
         driver.quit()
         uv.should_exit = True
         thread.join(timeout=5)
+
+
+def test_twenty_concurrent_codec_requests_complete_or_get_busy(monkeypatch):
+    """Load: every request is answered, either with its result or a clear "busy" (503), never a
+    500 or a hang; no more than one job runs at once."""
+    import asyncio
+
+    import httpx
+
+    running, peak = [0], [0]
+
+    def slow_job(data, filename, kbps, model, postfilter):
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        running[0] -= 1
+        return actions.Result({"seconds": 1.0})
+
+    monkeypatch.setattr(actions, "codec_compare", slow_job)
+    app = server.create_app()
+
+    async def main():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            requests = [client.post("/api/codec", files={"file": ("a.wav", wav(0.5), "audio/wav")},
+                                    data={"kbps": "6"}) for _ in range(20)]
+            return await asyncio.gather(*requests)
+
+    responses = asyncio.run(main())
+    codes = sorted(r.status_code for r in responses)
+    assert set(codes) <= {200, 503} and codes.count(200) >= 1 and peak[0] == 1
+    assert all("busy" in r.json()["error"] for r in responses if r.status_code == 503)
+
+
+def test_bad_upload_names_the_users_file_and_leaves_no_temporary_files(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    client = TestClient(server.create_app())
+    hostile = "../../etc/évil name\x07.wav"
+    r = client.post("/api/codec", files={"file": (hostile, b"not audio at all", "audio/wav")}, data={"kbps": "6"})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert "évil name" in error and "etc" not in error and str(tmp_path) not in error and "nac-upload" not in error
+    r = client.post("/api/restore", files={"file": ("x.mp3", b"\xff\xfb" + b"\x00" * 500, "audio/mpeg")})
+    assert r.status_code == 400
+    assert list(tmp_path.iterdir()) == []  # failed or not, nothing is left behind
+    # the upload's name never reaches the file system: only a known suffix does
+    seen = []
+    real = tempfile.NamedTemporaryFile
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs.get("prefix"), kwargs.get("suffix")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", spy)
+    client.post("/api/codec", files={"file": ("we;ird$(name).sh", wav(0.5), "audio/wav")}, data={"kbps": "6"})
+    assert seen and all(p == "nac-upload-" and s == ".bin" for p, s in seen)
+    assert list(tmp_path.iterdir()) == []

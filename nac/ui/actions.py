@@ -24,16 +24,39 @@ class Result:
     files: dict[str, bytes] = field(default_factory=dict)  # name -> content
 
 
+UPLOAD_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".nac"}
+
+
+def display_name(filename: str | None) -> str:
+    """The upload's name as messages show it: its last path part, printable, at most 80 chars."""
+    name = Path(filename or "upload").name
+    name = "".join(c if c.isprintable() else "?" for c in name)[:80]
+    return name or "upload"
+
+
 @contextlib.contextmanager
 def upload_file(data: bytes, filename: str):
-    """The upload as a temporary file with its original suffix (readers pick the format by it)."""
+    """The upload as a temporary file. Nothing of the upload's name reaches the file system but a
+    known audio suffix (readers sniff the content; the suffix only helps PyAV guess); errors raised
+    inside name the user's file, not the server's temporary path."""
     if not data:
-        raise AudioError("the uploaded file is empty")
-    suffix = Path(filename or "upload").suffix.lower()[:8] or ".bin"
-    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        raise AudioError(f"{display_name(filename)}: the uploaded file is empty")
+    suffix = Path(filename or "").suffix.lower()
+    suffix = suffix if suffix in UPLOAD_SUFFIXES else ".bin"
+    with tempfile.NamedTemporaryFile(prefix="nac-upload-", suffix=suffix) as tmp:
         tmp.write(data)
         tmp.flush()
-        yield tmp.name
+        try:
+            yield tmp.name
+        except Exception as exc:
+            if tmp.name not in str(exc):
+                raise
+            message = str(exc).replace(tmp.name, display_name(filename))
+            try:
+                renamed = type(exc)(message)
+            except Exception:
+                renamed = AudioError(message)
+            raise renamed from None
 
 
 def check_length(audio: np.ndarray, sr: int) -> None:
