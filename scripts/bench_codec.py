@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Codec benchmark on the dev set: NAC at 1.5/3/6/12 kbps vs Opus 6/9/12 and MP3 16/32.
+"""Codec benchmark on the dev set: NAC at 1.5/3/6/12 kbps vs Lyra v2 3.2/6/9.2, Opus 6/9/12 and MP3 16/32.
 
 Writes reports/codec.md (+ codec.csv, codec_rd.png, codec_scatter.png, codec_spectrograms.png).
 
@@ -40,6 +40,9 @@ from nac.io.audio import (  # noqa: E402
 )
 
 NAC_RATES = ["1.5", "3", "6", "12"]
+# DNSMOS (no-reference, opt-in in `nac eval`) is asked for here: the decoder issue's third measure
+METRICS = {"speech": ("pesq", "stoi", "visqol", "dnsmos", "mel", "lsd", "si_sdr", "snr"),
+           "music": ("visqol", "mel", "lsd", "si_sdr", "snr")}
 LONG = "speech-2.5s+"  # ViSQOL ranks differently on short clips (1.5-s digits): report it on these
 
 
@@ -48,6 +51,7 @@ def with_long_speech(rows: list[dict], min_seconds: float = 2.5) -> list[dict]:
     return rows + [{**r, "content": LONG} for r in rows
                    if r["content"] == "speech" and float(r["seconds"]) >= min_seconds]
 BASELINES = ["opus:6", "opus:9", "opus:12", "mp3:16", "mp3:32"]
+LYRA = ["lyra:3.2", "lyra:6", "lyra:9.2"]  # when ../shared/anchors/lyra-v2 is there (nac/eval/lyra.py)
 
 
 def cropped_music(dev: Path, seconds: float) -> Path:
@@ -122,6 +126,14 @@ def targets(summary: list[dict]) -> list[str]:
     check("speech pesq: NAC 6 vs Opus 9 (stretch)", get("speech", "nac:6", "pesq"), get("speech", "opus:9", "pesq"))
     check("speech pesq: NAC 6 vs Opus 12 (stretch)", get("speech", "nac:6", "pesq"), get("speech", "opus:12", "pesq"))
     check("music visqol: NAC 6 vs Opus 6", get("music", "nac:6", "visqol"), get("music", "opus:6", "visqol"))
+    for nac_rate, lyra_rate in (("3", "3.2"), ("6", "6"), ("12", "9.2")):
+        check(f"speech pesq: NAC {nac_rate} vs Lyra {lyra_rate}", get("speech", f"nac:{nac_rate}", "pesq"),
+              get("speech", f"lyra:{lyra_rate}", "pesq"))
+        check(f"{LONG} visqol: NAC {nac_rate} vs Lyra {lyra_rate}", get(LONG, f"nac:{nac_rate}", "visqol"),
+              get(LONG, f"lyra:{lyra_rate}", "visqol"))
+    check("speech dnsmos: NAC 6 vs Lyra 6", get("speech", "nac:6", "dnsmos"), get("speech", "lyra:6", "dnsmos"))
+    low, high = get("speech", "nac:3", "pesq"), get("speech", "nac:12", "pesq")
+    check("speech pesq rises with rate: NAC 12 - NAC 3 vs +0.4", None if high is None or low is None else high - low, 0.4)
     return ["| target | NAC | anchor | status |", "|---|---|---|---|"] + checks
 
 
@@ -139,15 +151,17 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args()
 
-    systems = args.systems or [f"nac:{k}" for k in NAC_RATES] + BASELINES
+    from nac.eval import lyra
+
+    systems = args.systems or [f"nac:{k}" for k in NAC_RATES] + (LYRA if lyra.available() else []) + BASELINES
     cache = default_cache_dir()
     jobs = []
     speech = list_audio(args.dev / "speech")[:: args.stride]
     music_root = cropped_music(args.dev, args.music_seconds)
     music = list_audio(music_root / "music")
     for system in systems:
-        jobs += [Job("speech/" + f.name, str(f), None, system, args.model, None, cache) for f in speech]
-        jobs += [Job("music/" + f.name, str(f), None, system, args.model, None, cache) for f in music]
+        jobs += [Job("speech/" + f.name, str(f), None, system, args.model, METRICS["speech"], cache) for f in speech]
+        jobs += [Job("music/" + f.name, str(f), None, system, args.model, METRICS["music"], cache) for f in music]
     rows = with_long_speech(run_eval(jobs, args.jobs))
     notes = [f"Data: {len(speech)} dev speech files ({sum(r['seconds'] for r in rows if r['content'] == 'speech') / len(systems):.0f} s; "
              f"`{LONG}`: the {sum(r['content'] == LONG for r in rows) // len(systems)} of them >= 2.5 s), "

@@ -51,3 +51,25 @@ def test_only_payload_rewrites_with_valid_crcs_decode(small_file, tiny_model_pat
 def test_unaltered_file_decodes(small_file, tiny_model_path):
     audio, sr = decompress(small_file, tiny_model_path)
     assert sr == 16000 and audio.shape == (1, 4800) and np.isfinite(audio).all()
+
+
+def test_mutated_audio_files_end_in_audio_errors_or_valid_encodes(tmp_path, tiny_model_path):
+    """500 mutated WAV/FLAC/Ogg-Opus/MP3 files through `nac encode`'s read + code path: every one
+    an AudioError (the CLI's one-line error) or a valid encode, none slow."""
+    from nac.eval import fuzzing_audio
+    from nac.io.audio import AudioError
+
+    seeds = fuzzing_audio.seed_files()
+    rng = random.Random(7)
+    outcomes, bad = collections.Counter(), []
+    for i in range(500):
+        strategy, name, data = fuzzing_audio.mutate(seeds, rng)
+        path = tmp_path / f"case{i % 4}{name[name.rindex('.'):]}"
+        path.write_bytes(data)
+        out = fuzzing.run_case(strategy, str(path), lambda p: fuzzing_audio.encode_file(p, tiny_model_path),
+                               limit_s=5.0, expected=(AudioError,), expected_name="audio_error")
+        outcomes[out.result] += 1
+        if out.result not in ("audio_error", "decoded"):
+            bad.append((strategy, name, out.result, out.message))
+    assert not bad, bad[:5]
+    assert outcomes["audio_error"] > 50 and outcomes["decoded"] > 50

@@ -43,6 +43,7 @@ MAGIC = b"NAC"
 VERSION = 2
 READABLE_VERSIONS = (1, 2)
 MAX_METADATA = 64 * 1024
+MAX_CHANNELS = 64  # per .nac file
 REQUIRED_METADATA = ("model", "sample_rate", "original_sample_rate", "channels", "num_samples",
                      "frame_rate", "hop", "n_q", "bits_per_code", "frames_per_chunk")
 HEADER_CRC_SIZE = 4
@@ -167,7 +168,7 @@ METADATA_FIELDS = {
     "model": _text(128, r"[A-Za-z0-9_.\-]+"),
     "sample_rate": _integer(8000, 192000),
     "original_sample_rate": _integer(1000, 768000),
-    "channels": _integer(1, 64),
+    "channels": _integer(1, MAX_CHANNELS),
     "num_samples": _integer(0, 1 << 40),
     "frame_rate": _number(0, 1000),
     "hop": _integer(1, 1 << 16),

@@ -183,8 +183,11 @@ class Outcome:
     cpu_seconds: float = 0.0  # this process's CPU time: the work the case caused, load aside
 
 
-def run_case(strategy: str, data: bytes, decode: Callable[[bytes], object], limit_s: float = 2.0) -> Outcome:
-    """Decode `data`; classify the result. A case running past `limit_s` is interrupted."""
+def run_case(strategy: str, data, decode: Callable[[object], object], limit_s: float = 2.0,
+             expected: tuple[type[Exception], ...] = (bs.NacFormatError,), expected_name: str = "format_error"
+             ) -> Outcome:
+    """Run `decode(data)`; classify the result: `expected_name` for an `expected` error,
+    "decoded", "timeout" (interrupted past `limit_s`), or the unexpected exception's type."""
     def alarm(signum, frame):
         raise CaseTimeout()
 
@@ -194,8 +197,8 @@ def run_case(strategy: str, data: bytes, decode: Callable[[bytes], object], limi
     try:
         decode(data)
         result, message = "decoded", ""
-    except bs.NacFormatError as exc:
-        result, message = "format_error", str(exc)
+    except expected as exc:
+        result, message = expected_name, str(exc)
     except CaseTimeout:
         result, message = "timeout", ""
     except Exception as exc:  # noqa: BLE001 - what the fuzzer is looking for

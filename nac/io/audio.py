@@ -15,6 +15,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ..container.bitstream import MAX_CHANNELS
+
 MIN_RATE, MAX_RATE = 8000, 192000
 
 
@@ -42,9 +44,12 @@ def _decode(source, name) -> tuple[np.ndarray, int]:
         if hasattr(source, "seek"):
             source.seek(0)
         check_header(name, info.samplerate, info.channels, info.frames, _size(source), info.format)
-        data, sr = sf.read(source, dtype="float32", always_2d=True)
-        audio = data.T
-    else:
+        try:
+            data, sr = sf.read(source, dtype="float32", always_2d=True)
+            audio = data.T
+        except Exception:  # a valid header over corrupt data: let FFmpeg try, it may salvage it
+            info = None
+    if info is None:
         if hasattr(source, "seek"):
             source.seek(0)
         audio, sr = _read_with_av(source, name)
@@ -75,6 +80,8 @@ def check_header(name, sr: int, channels: int, frames: int, size: int | None = N
     with a one-line `AudioError`, before any buffer is sized from them."""
     if channels < 1:
         raise AudioError(f"{name}: the header declares {channels} audio channels")
+    if channels > MAX_CHANNELS:
+        raise AudioError(f"{name}: {channels} channels; a .nac file holds at most {MAX_CHANNELS}")
     if not HEADER_RATES[0] <= sr <= HEADER_RATES[1]:
         raise AudioError(f"{name}: the header's sample rate {sr} Hz is not a real audio rate")
     if frames < 0:
@@ -216,7 +223,15 @@ def read_blocks(path: str) -> tuple[int, int, int, Iterator[np.ndarray]]:
 
     def blocks():
         offset = 0
-        for b in sf.blocks(path, blocksize=block, dtype="float32", always_2d=True):
+        reader = sf.blocks(path, blocksize=block, dtype="float32", always_2d=True)
+        while True:
+            try:
+                b = next(reader, None)
+            except Exception as exc:  # libsndfile on corrupt data past a valid header
+                raise AudioError(f"{path}: corrupt audio data after {offset / info.samplerate:.2f} s "
+                                 f"({_reason(exc)})") from None
+            if b is None:
+                return
             b = np.ascontiguousarray(b.T)
             check_finite(b, info.samplerate, path, offset)
             offset += b.shape[1]
