@@ -7,9 +7,11 @@
 
 Each MODEL is a registry name or a checkpoint (training or exported), optionally followed by
 @KEY=VALUE[,KEY=VALUE] config overrides of its own (after the --set ones). Files: dev speech of at
-least --min-seconds (ViSQOL misleads on short clips). Prints mean and 95 % CI of PESQ-WB,
-harmonic correlation, mel distance (and ViSQOL), and the paired difference of each model from
-the first, whose CI says whether a gap is real.
+least --min-seconds, DC removed (21 dev files carry an offset); ViSQOL only on files of at least
+--visqol-min-seconds (it misleads on short clips). Prints mean and 95 % CI of PESQ-WB, harmonic
+correlation, mel distance (and ViSQOL, STOI, DNSMOS), the paired difference of each model from
+the first, whose CI says whether a gap is real, and with --ship-rule the generator ship rule:
+PESQ and ViSQOL both not lower beyond their CI, one higher with its CI above zero, DNSMOS not lower.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from nac.checkpoint import float_state, inference_weights  # noqa: E402
 from nac.codec.model import CodecConfig, NacCodec  # noqa: E402
 from nac.api import decode_codes, encode_codes  # noqa: E402
 from nac.eval.evaluate import mean_ci  # noqa: E402
-from nac.eval.metrics import harmonic_correlation, mel_distance, pesq_wb, visqol  # noqa: E402
+from nac.eval.metrics import dnsmos, harmonic_correlation, mel_distance, pesq_wb, stoi, visqol  # noqa: E402
 from nac.io.audio import (  # noqa: E402
     list_audio,  # noqa: E402
     read_audio,
@@ -47,13 +49,15 @@ def load(spec: str, overrides: dict) -> NacCodec:
 
 
 def dev_clips(folder: Path, min_seconds: float = 2.5, stride: int = 1, limit: int | None = None,
-              sr: int = 16000) -> list[tuple[str, np.ndarray]]:
+              sr: int = 16000, remove_dc: bool = True) -> list[tuple[str, np.ndarray]]:
     """(name, mono float32 audio at `sr`) of every `stride`-th file of `folder` at least
-    `min_seconds` long, at most `limit` of them."""
+    `min_seconds` long, at most `limit` of them; with `remove_dc`, each clip's mean removed."""
     out = []
     for path in list_audio(folder)[::stride]:
         x, file_sr = read_audio(path)
         x = resample(x.mean(0, keepdims=True), file_sr, sr)[0].astype(np.float32)
+        if remove_dc:
+            x = x - x.mean()
         if len(x) >= min_seconds * sr:
             out.append((path.name, x))
         if limit is not None and len(out) == limit:
@@ -64,6 +68,16 @@ def dev_clips(folder: Path, min_seconds: float = 2.5, stride: int = 1, limit: in
 def code(model: NacCodec, x: np.ndarray, kbps: float) -> np.ndarray:
     chunks = list(encode_codes(model, x[None], kbps))
     return np.concatenate(list(decode_codes(model, chunks)), axis=1)[0, : len(x)]
+
+
+def ship_verdict(deltas: dict[str, tuple[float, float]]) -> str:
+    """The generator ship rule on paired (mean, 95 % CI) differences against the shipped model."""
+    not_lower = all(deltas[m][0] + deltas[m][1] >= 0 for m in ("pesq", "visqol"))
+    higher = any(deltas[m][0] - deltas[m][1] > 0 for m in ("pesq", "visqol"))
+    dnsmos_ok = deltas["dnsmos"][0] + deltas["dnsmos"][1] >= 0
+    verdict = "SHIP" if not_lower and higher and dnsmos_ok else "do not ship"
+    return (f"{verdict} (PESQ and ViSQOL not lower beyond CI: {not_lower}; one higher with CI above zero: "
+            f"{higher}; DNSMOS not lower: {dnsmos_ok})")
 
 
 def parse_value(text: str):
@@ -86,10 +100,17 @@ def main() -> None:
     ap.add_argument("--min-seconds", type=float, default=2.5)
     ap.add_argument("--stride", type=int, default=1)
     ap.add_argument("--visqol", action="store_true")
+    ap.add_argument("--visqol-min-seconds", type=float, default=2.5)
+    ap.add_argument("--stoi", action="store_true")
+    ap.add_argument("--dnsmos", action="store_true")
+    ap.add_argument("--ship-rule", action="store_true", help="Judge each model against the first (implies "
+                    "--visqol --dnsmos --stoi)")
     ap.add_argument("--set", action="append", default=[], help="KEY=VALUE override of the model config")
     ap.add_argument("--csv", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.ship_rule:
+        args.visqol = args.dnsmos = args.stoi = True
     overrides = parse_overrides(args.set)
     files = dev_clips(args.dev, args.min_seconds)[:: args.stride]
     results = {}
@@ -102,30 +123,39 @@ def main() -> None:
             row = {"file": name, "pesq": pesq_wb(x, y, 16000), "harmonic": harmonic_correlation(x, y, 16000),
                    "mel": mel_distance(x, y, 16000)}
             if args.visqol:
-                row["visqol"] = visqol(x, y, 16000, "speech")
+                row["visqol"] = visqol(x, y, 16000, "speech") if len(x) >= args.visqol_min_seconds * 16000 else None
+            if args.stoi:
+                row["stoi"] = stoi(x, y, 16000)
+            if args.dnsmos:
+                row["dnsmos"] = dnsmos(y, 16000)
             rows.append(row)
         results[spec] = rows
-    metrics = [m for m in ("pesq", "visqol", "harmonic", "mel") if m in results[args.models[0]][0]]
-    print(f"{len(files)} dev speech files >= {args.min_seconds:g} s, {args.kbps:g} kbps"
+    metrics = [m for m in ("pesq", "visqol", "stoi", "dnsmos", "harmonic", "mel") if m in results[args.models[0]][0]]
+    print(f"{len(files)} dev speech files >= {args.min_seconds:g} s (DC removed), {args.kbps:g} kbps"
+          + (f"; ViSQOL on the {sum(len(x) >= args.visqol_min_seconds * 16000 for _, x in files)} >= "
+             f"{args.visqol_min_seconds:g} s" if args.visqol else "")
           + (f", overrides {overrides}" if overrides else ""))
     first = results[args.models[0]]
     for spec, rows in results.items():
-        cells = []
+        cells, deltas = [], {}
         for m in metrics:
-            mean, ci = mean_ci([r[m] for r in rows])
+            pairs = [(r[m], f[m]) for r, f in zip(rows, first) if r[m] is not None and f[m] is not None]
+            mean, ci = mean_ci([a for a, _ in pairs])
             cell = f"{m} {mean:.3f} ± {ci:.3f}"
             if rows is not first:
-                d_mean, d_ci = mean_ci([r[m] - f[m] for r, f in zip(rows, first)])
-                cell += f" (Δ {d_mean:+.3f} ± {d_ci:.3f})"
+                deltas[m] = mean_ci([a - b for a, b in pairs])
+                cell += f" (Δ {deltas[m][0]:+.3f} ± {deltas[m][1]:.3f})"
             cells.append(cell)
         print(f"{spec}: " + "; ".join(cells))
+        if args.ship_rule and rows is not first:
+            print(f"  ship rule vs {args.models[0]}: {ship_verdict(deltas)}")
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["model", "file"] + metrics)
             for spec, rows in results.items():
                 for r in rows:
-                    w.writerow([spec, r["file"]] + [f"{r[m]:.4f}" for m in metrics])
+                    w.writerow([spec, r["file"]] + ["" if r[m] is None else f"{r[m]:.4f}" for m in metrics])
 
 
 if __name__ == "__main__":

@@ -67,7 +67,16 @@ else
   CMD=(nac train --config "$CONFIG" "${DATA_ARGS[@]}" --out "$RUN"
        --init "$INIT" --steps "${STEPS:-100000}" --resume)
 fi
+# The run imports a snapshot of the code (nac/ as of now, the shipped weights linked), so that
+# work on the tree while it trains cannot break it: a module it imports lazily hours later (the
+# dev metrics) is the one it started with.
+CODE="$RUN/code"
+rm -rf "$CODE" && mkdir -p "$CODE"
+tar --exclude=pretrained --exclude=__pycache__ -cf - nac | tar -C "$CODE" -xf -
+ln -s "$(pwd)/nac/pretrained" "$CODE/nac/pretrained"
+git rev-parse HEAD > "$CODE/COMMIT" 2>/dev/null || true
+CMD[0]=python3; CMD=("${CMD[0]}" -m nac "${CMD[@]:1}")
 # setsid: the run outlives the shell that started it; nice 19: interactive work comes first
-setsid nice -n 19 "${CMD[@]}" >>"$RUN/train.log" 2>&1 < /dev/null &
+PYTHONPATH="$(pwd)/$CODE" setsid nice -n 19 "${CMD[@]}" >>"$RUN/train.log" 2>&1 < /dev/null &
 echo $! > "$RUN/pid"
 echo "campaign $ARM started (pid $!, $OMP_NUM_THREADS thread(s)); log: $RUN/train.log"

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..io.audio import list_audio, read_audio, resample
 from . import metrics
 
-METRICS_VERSION = 1
+METRICS_VERSION = 2  # 2: DNSMOS is OVRL (was P.808)
 SPEECH_METRICS = ("pesq", "stoi", "visqol", "dnsmos", "mel", "lsd", "si_sdr", "snr", "harmonic")
 MUSIC_METRICS = ("visqol", "mel", "lsd", "si_sdr", "snr")
 # computed only when asked for with --metrics: dnsmos is slow (two ONNX nets); harmonic is a

@@ -192,7 +192,7 @@ def visqol(ref, deg, sr: int, mode: str = "speech") -> float | None:
 
 
 def dnsmos(deg, sr: int) -> float | None:
-    """No-reference DNSMOS P.808 overall MOS of `deg` (speechmos, 16 kHz)."""
+    """No-reference DNSMOS OVRL (the P.835 overall quality; speechmos, 16 kHz) of `deg`."""
     try:
         from speechmos import dnsmos as _dnsmos
     except ImportError:
@@ -200,6 +200,6 @@ def dnsmos(deg, sr: int) -> float | None:
     x = resample(_mono(deg)[None].astype(np.float32), sr, 16000)[0]
     x = x / max(np.abs(x).max(), 1e-6) * 0.9  # DNSMOS expects [-1, 1]; level-normalised input
     try:
-        return float(_dnsmos.run(x, 16000, return_df=False)["p808_mos"])
+        return float(_dnsmos.run(x, 16000, return_df=False)["ovrl_mos"])
     except Exception:
         return None
