@@ -43,6 +43,10 @@ case "$ARM" in
   *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
+# a new machine: continue from the state the last session committed (scripts/campaign_state.py)
+if [ ! -f "$RUN/latest.pt" ] && [ -f "campaign/$ARM/state.json" ]; then
+  python3 scripts/campaign_state.py load "$ARM"
+fi
 mkdir -p "$RUN"
 if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
   echo "campaign $ARM already running (pid $(cat "$RUN/pid")); log: $RUN/train.log"

@@ -200,3 +200,20 @@ def test_device_resolution_and_a_step_on_the_chosen_device(tmp_path, data_dir, m
     trainer.train()
     assert all(p.device.type == "cpu" for p in trainer.model.parameters())
     assert checkpoint.load(tmp_path / "run" / "latest.pt")["train_config"]["device"] == "auto"
+
+
+def test_resume_without_optimizer_state_warms_up_again(tmp_path, data_dir):
+    """State carried across sessions (scripts/campaign_state.py) has no optimiser moments: the
+    run resumes at its step with a fresh optimiser and a new warm-up from there."""
+    cfg = small_cfg(gan_start_step=0, freeze_encoder=True, ema_decay=0.9, steps=6)
+    trainer = Trainer(CodecConfig(**TINY), cfg, [str(data_dir)], tmp_path, progress=False)
+    trainer.train(until=2)
+    ckpt = checkpoint.load(tmp_path / "latest.pt")
+    for key in ("optimizer", "optimizer_d"):
+        del ckpt[key]
+    checkpoint.save(tmp_path / "latest.pt", {**ckpt, "fresh_optimizer": True})
+    resumed = Trainer(CodecConfig(**TINY), cfg, [str(data_dir)], tmp_path, progress=False)
+    assert resumed.step == resumed.start_step == 2
+    assert lr_at(2, cfg, resumed.start_step) < lr_at(3, cfg, resumed.start_step)  # warming up
+    resumed.train()
+    assert checkpoint.load(tmp_path / "latest.pt")["step"] == 6

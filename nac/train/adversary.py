@@ -43,7 +43,8 @@ class Adversary:
         that switches discriminators starts the new one fresh)."""
         try:
             self.disc.load_state_dict(ckpt["disc"])
-            self.opt.load_state_dict(ckpt["optimizer_d"])
         except (KeyError, RuntimeError, ValueError):
             return False
+        if "optimizer_d" in ckpt:  # absent in state carried across sessions: fresh moments
+            self.opt.load_state_dict(ckpt["optimizer_d"])
         return True

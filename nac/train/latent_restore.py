@@ -101,7 +101,8 @@ def train_latent_restore(config: str, data: list[str], out: str, noise: str | No
         if ckpt["config"]["codec_sha256"] != digest:
             raise ValueError(f"{latest} was trained against another {model_cfg.codec}: start a new run")
         restorer.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
+        if not ckpt.get("fresh_optimizer"):  # carried across sessions without its moments
+            opt.load_state_dict(ckpt["optimizer"])
         step = ckpt["step"]
     sr = codec_cfg.sample_rate
     noise_clips = load_corpus(noise, sr, progress=progress) if noise else []

@@ -21,13 +21,17 @@ def resume(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
     """Load `path` into the run: (step, start step, EMA or None, whether the discriminator resumed)."""
     ckpt = checkpoint.load(path)
     model.load_state_dict(ckpt["model"])
-    opt.load_state_dict(ckpt["optimizer"])
+    start_step = ckpt.get("start_step", 0)
+    if ckpt.get("fresh_optimizer"):  # state carried across sessions without its moments
+        start_step = ckpt["step"]  # (scripts/campaign_state.py): a new warm-up from here
+    else:
+        opt.load_state_dict(ckpt["optimizer"])
     disc_resumed = adversary.load_state_dict(ckpt) if adversary is not None else False
     ema = None
     if ema_decay:
         ema = WeightEMA(model, ema_decay)
         ema.load_state_dict(checkpoint.inference_weights(ckpt))
-    return ckpt["step"], ckpt.get("start_step", 0), ema, disc_resumed
+    return ckpt["step"], start_step, ema, disc_resumed
 
 
 def warm_start(path: str, model: torch.nn.Module) -> tuple[int, list[str]]:
