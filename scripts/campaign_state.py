@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Carry a campaign arm's training state across sessions in committed files of at most 19 MB.
+"""Carry a campaign arm's training state across sessions in committed files of at most 15 MiB.
 
     python scripts/campaign_state.py save ARM     # runs/campaign-ARM/latest.pt -> campaign/ARM/*.pt
     python scripts/campaign_state.py load ARM     # campaign/ARM/*.pt -> runs/campaign-ARM/latest.pt
@@ -8,7 +8,9 @@ A run folder is git-ignored and lost with the machine; `campaign/ARM/` is commit
 saved: the step, the configs, the weights the run trains (a decoder-only run: the decoder, not
 the frozen encoder and codebooks, which are the shipped model's) as their EMA where the run
 keeps one (the weights dev measured; the next session trains on from them), and the
-discriminator, in fp32, split into shards under the size limit. The live weights and the
+discriminator, in fp16 (12 MB for decoder v2: the rounding, 5e-4 relative, is far below what a
+step changes, and the tree a lent GPU is sent must stay under 64 MiB), split into shards under
+the size limit. The live weights and the
 optimisers' moments are not saved (they would triple the size): `load` marks the checkpoint so
 the next run starts a fresh optimiser with a new warm-up at the saved step (`run_state.resume`).
 `campaign.sh` calls `load` by itself when an arm has no run folder yet.
@@ -27,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from nac import checkpoint  # noqa: E402
 
-LIMIT = 19 * 2 ** 20
+LIMIT = 15 * 2 ** 20  # under the 16 MiB a lent GPU can send back per file, and the 20 MB commit limit
 
 
 def frozen_prefixes(ckpt: dict) -> tuple[str, ...]:
@@ -62,7 +64,7 @@ def save(arm: str) -> None:
     for name, source in (("model", weights), ("disc", "disc")):
         if source not in ckpt:
             continue
-        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt[source].items()
+        state = {k: v.half() if v.is_floating_point() else v for k, v in ckpt[source].items()
                  if not k.startswith(skip)}
         for filename, part in shards(state, name):
             torch.save(part, folder / filename)
@@ -78,7 +80,7 @@ def load(arm: str) -> None:
     meta = json.loads((folder / "state.json").read_text())
     ckpt = {k: v for k, v in meta.items() if k not in ("files", "frozen_from")}
     for filename in meta["files"]:
-        part = torch.load(folder / filename, map_location="cpu", weights_only=True)
+        part = checkpoint.float_state(torch.load(folder / filename, map_location="cpu", weights_only=True))
         ckpt.setdefault(filename.rsplit("-", 1)[0], {}).update(part)
     if meta.get("frozen_from"):  # the frozen encoder and codebooks: the shipped model's
         from nac.codec.model import CodecConfig, NacCodec
