@@ -74,6 +74,7 @@ def test_latent_training_moves_only_the_restorer(tmp_path, tiny_model_path):
     assert all(torch.equal(load_model(tiny_model_path).encoder.state_dict()[k], v) for k, v in before.items())
     rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
     assert [int(r["step"]) for r in rows] == [2, 4]
-    assert any(k.startswith("dev_identity_") for k in rows[0])
+    dev = list(csv.DictReader(open(tmp_path / "run" / "dev.csv")))
+    assert [int(r["step"]) for r in dev] == [2, 4] and any(k.startswith("dev_identity_") for k in dev[0])
     with pytest.raises(FileExistsError):
         train_latent_restore(str(cfg), [str(data)], str(tmp_path / "run"), progress=False)

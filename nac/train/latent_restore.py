@@ -26,7 +26,7 @@ from ..registry import load_checkpoint
 from ..restore.latent import LatentRestoreConfig, LatentRestorer
 from .data import load_corpus
 from .restore import RestoreTrainConfig, make_pairs
-from .trainer import _csv_appender, lr_at
+from .trainer import _append_dev, _csv_appender, lr_at
 
 
 @dataclass
@@ -137,7 +137,7 @@ def train_latent_restore(config: str, data: list[str], out: str, noise: str | No
             row = {"step": step, "latent": float(loss.detach()), "lr": lr_at(step, cfg),
                    "steps_per_s": (step - s0) / (time.time() - t0)}
             if dev_pairs and step % cfg.eval_every == 0:
-                row.update(dev_losses(restorer, codec, dev_pairs))
+                _append_dev(out_dir / "dev.csv", step, dev_losses(restorer, codec, dev_pairs))
             if writer is None:
                 writer, log_file = _csv_appender(out_dir / "metrics.csv", list(row))
             writer.writerow(row)
