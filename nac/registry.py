@@ -22,6 +22,10 @@ class ModelCard:
     # Restoration models: whether dev measurements showed gains on band-limited input of their
     # content (reports/restore.md). `nac restore` runs a model only where it was shown to help.
     helps_band_limited: bool = True
+    # Latent restorers (`nac/restore/latent.py`): the input classes (`plan.input_class`) where dev
+    # measurements showed gains, and those of them where keeping the input's own band measured better.
+    restores: tuple[str, ...] = ()
+    keeps_band: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, ModelCard] = {

@@ -1,6 +1,7 @@
 """Restoration through the codec's latent space: the reliable-band bound, rendering, training."""
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,3 +79,47 @@ def test_latent_training_moves_only_the_restorer(tmp_path, tiny_model_path):
     assert [int(r["step"]) for r in dev] == [2, 4] and any(k.startswith("dev_identity_") for k in dev[0])
     with pytest.raises(FileExistsError):
         train_latent_restore(str(cfg), [str(data)], str(tmp_path / "run"), progress=False)
+
+
+def _tiny_latent_checkpoint(tmp_path, tiny_model_path) -> str:
+    codec = load_model(tiny_model_path)
+    cfg = LatentRestoreConfig(codec=tiny_model_path, codec_sha256=checkpoint.sha256(tiny_model_path), render_kbps=6.0)
+    restorer = LatentRestorer(cfg, codec.cfg)
+    restorer.encoder.load_state_dict(codec.encoder.state_dict())
+    path = tmp_path / "latent.pt"
+    checkpoint.save(path, {"kind": "restore-latent", "name": "tiny-latent", "config": cfg.to_dict(),
+                           "codec_config": codec.cfg.to_dict(), "model": restorer.state_dict()})
+    return str(path)
+
+
+def test_the_plan_restores_only_measured_input_classes_and_keeps_their_band(tmp_path, tiny_model_path, monkeypatch):
+    from nac import registry
+    from nac.restore import plan as plan_mod
+    from nac.restore import restorer as restorer_mod
+
+    path = _tiny_latent_checkpoint(tmp_path, tiny_model_path)
+    card = registry.ModelCard("tiny-latent", "restore-latent", path, checkpoint.sha256(path), "test",
+                              restores=("opus-low", "narrowband"), keeps_band=("opus-low",))
+    monkeypatch.setitem(registry.REGISTRY, "tiny-latent", card)
+    monkeypatch.setattr(registry, "resolve", lambda name: (Path(path), card.sha256) if name == "tiny-latent"
+                        else (Path(name), None))
+    monkeypatch.setattr(restorer_mod, "_CACHE", {})
+    x = tone(16000, 1.0)[None]
+    opus = plan_mod.plan_restore(x, 16000, "speech", "tiny-latent", codec="opus", kbps=6, bandwidth_hz=4000)
+    assert opus.action == "restore" and opus.keep_band and opus.input_class == "opus-low"
+    assert "kept below 4.0 kHz" in opus.explain()
+    phone = plan_mod.plan_restore(x, 16000, "speech", "tiny-latent", bandwidth_hz=5000)
+    assert phone.action == "restore" and not phone.keep_band and phone.input_class == "narrowband"
+    clean = plan_mod.plan_restore(x, 16000, "speech", "tiny-latent", bandwidth_hz=7900)
+    assert clean.action == "pass-through" and "no measured gain for fullband" in clean.reason
+    out, sr = plan_mod.apply_plan(x, 16000, opus)
+    assert sr == 16000 and out.shape == x.shape and np.isfinite(out).all()
+
+
+def test_a_restorer_refuses_a_codec_it_was_not_trained_against(tmp_path, tiny_model_path):
+    from nac.restore.latent import load_latent_restoration
+
+    ckpt = checkpoint.load(_tiny_latent_checkpoint(tmp_path, tiny_model_path))
+    ckpt["config"]["codec_sha256"] = "0" * 64
+    with pytest.raises(ValueError, match="retrain it"):
+        load_latent_restoration(ckpt)

@@ -98,3 +98,29 @@ def load_latent_restorer(ckpt: dict) -> LatentRestorer:
     model = LatentRestorer(LatentRestoreConfig(**ckpt["config"]), CodecConfig(**ckpt["codec_config"]))
     model.load_state_dict(float_state(ckpt["model"]))
     return model.eval()
+
+
+class LatentRestoration:
+    """A latent restorer with its codec, as `restorer.postfilter` runs restorers: `sample_rate`
+    and `restore(audio, cutoff_hz)` (keep the input below `cutoff_hz`; None renders it all)."""
+
+    def __init__(self, restorer: LatentRestorer, codec: NacCodec):
+        self.restorer, self.codec = restorer, codec
+        self.sample_rate = restorer.sample_rate
+
+    def restore(self, audio: np.ndarray, cutoff_hz: float | None = None) -> np.ndarray:
+        return render(audio, self.restorer, self.codec, keep_below_hz=cutoff_hz)
+
+
+def load_latent_restoration(ckpt: dict) -> LatentRestoration:
+    """The restorer and the codec it was trained against; refuses a codec whose weights changed
+    (its latent space may have moved: the campaign retrains the restorer)."""
+    from ..api import load_loaded
+
+    restorer = load_latent_restorer(ckpt)
+    loaded = load_loaded(restorer.cfg.codec)
+    if restorer.cfg.codec_sha256 and loaded.sha256 != restorer.cfg.codec_sha256:
+        raise ValueError(f"this restorer was trained against {restorer.cfg.codec} "
+                         f"{restorer.cfg.codec_sha256[:12]}, not the installed {loaded.sha256[:12]}: retrain it "
+                         "(bash scripts/campaign.sh restore-latent)")
+    return LatentRestoration(restorer, loaded.model)

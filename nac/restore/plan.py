@@ -32,6 +32,8 @@ class RestorePlan:
     reason: str
     codec: str | None = None  # from the container, when known
     kbps: float | None = None
+    keep_band: bool = True  # keep the input below its bandwidth (post-filters: always)
+    input_class: str | None = None  # what a latent restorer's measurements are keyed on
 
     def explain(self) -> str:
         source = f"{self.codec} {self.kbps:g} kbps, " if self.codec and self.kbps else (
@@ -76,7 +78,35 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
                                           "(reports/restore.md); --always runs it anyway")
     else:
         action, reason = "restore", f"content above {bandwidth / 1000:.1f} kHz is missing"
+    card = REGISTRY.get(name)
+    if card is not None and card.kind == "restore-latent" and strength > 0:
+        return _latent_plan(card, content, p_speech, bandwidth, full, strength, always, codec, kbps)
     return RestorePlan(content, p_speech, bandwidth, full, name, action, strength, reason, codec, kbps)
+
+
+def input_class(codec: str | None, kbps: float | None, bandwidth_hz: float, full_band_hz: float) -> str:
+    """What a latent restorer's dev measurements are keyed on: the source codec and rate when
+    the container names them, else whether PCM input fills the band."""
+    if codec == "opus":
+        return "opus-low" if (kbps or 0) < 9 else "opus"
+    if codec in ("mp3", "aac", "nac"):
+        return codec
+    return "fullband" if bandwidth_hz >= FULL_BAND * full_band_hz else "narrowband"
+
+
+def _latent_plan(card, content, p_speech, bandwidth, full, strength, always, codec, kbps) -> RestorePlan:
+    cls = input_class(codec, kbps, bandwidth, full)
+    keep = cls in card.keeps_band
+    if always or cls in card.restores:
+        how = (f"the codec's decoder renders it, the input kept below {bandwidth / 1000:.1f} kHz" if keep
+               else "the codec's decoder renders all of it")
+        reason = ("--always" if always and cls not in card.restores else
+                  f"{cls} input measured better restored (reports/restore.md)") + f"; {how}"
+        action = "restore"
+    else:
+        action, reason = "pass-through", f"no measured gain for {cls} input (reports/restore.md); --always runs it"
+    return RestorePlan(content, p_speech, bandwidth, full, card.name, action, strength, reason, codec, kbps,
+                       keep, cls)
 
 
 def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | None = None
@@ -90,7 +120,8 @@ def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | No
         if rate == sr:
             return audio.astype(np.float32, copy=False), sr
         return fit_length(resample(audio, sr, rate), round(audio.shape[1] * rate / sr)).astype(np.float32), rate
-    return postfilter(audio, sr, load_restorer(plan.model), out_rate, plan.strength, plan.bandwidth_hz)
+    return postfilter(audio, sr, load_restorer(plan.model), out_rate, plan.strength,
+                      plan.bandwidth_hz if plan.keep_band else None)
 
 
 def restore_audio(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None,

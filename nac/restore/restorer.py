@@ -117,15 +117,22 @@ class Restorer(nn.Module):
         return torch.cat(out, -1)[:, :total].numpy()
 
 
-_CACHE: dict[str, Restorer] = {}
+_CACHE: dict[str, object] = {}
 
 
-def load_restorer(name: str) -> Restorer:
-    """A restoration model from the registry (or a checkpoint path), eval mode, float32."""
+def load_restorer(name: str):
+    """A restoration model from the registry (or a checkpoint path), eval mode, float32: a
+    post-filter (`Restorer`), or a restorer into the codec's latent space with its codec
+    (`latent.LatentRestoration`). Both have `sample_rate` and `restore(audio, cutoff_hz)`."""
     from ..registry import load_checkpoint
 
     if name not in _CACHE:
         ckpt, _ = load_checkpoint(name)
+        if ckpt.get("kind") == "restore-latent":
+            from .latent import load_latent_restoration
+
+            _CACHE[name] = load_latent_restoration(ckpt)
+            return _CACHE[name]
         if ckpt.get("kind") != "restore":
             raise ValueError(f"{name} is not a restoration model")
         model = Restorer(RestoreConfig(**ckpt["config"]))
@@ -134,7 +141,7 @@ def load_restorer(name: str) -> Restorer:
     return _CACHE[name]
 
 
-def postfilter(audio: np.ndarray, sr: int, model: Restorer, out_rate: int | None = None,
+def postfilter(audio: np.ndarray, sr: int, model, out_rate: int | None = None,
                strength: float = 1.0, cutoff_hz: float | None = None) -> tuple[np.ndarray, int]:
     """Restore (C, T) audio at any rate; returns (audio, rate).
 
