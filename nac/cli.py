@@ -298,9 +298,9 @@ def export(model: str, dst: str | None, name: str | None, onnx_dir: str | None, 
         import numpy as np
         import torch
 
+        from .api import decode_codes, encode_codes, load_model
         from .backends.onnx import OnnxCodec
         from .backends.onnx import export as onnx_export
-        from .api import decode_codes, encode_codes, load_model
 
         codec = load_model(model)
         paths = onnx_export(codec, onnx_dir, int8)

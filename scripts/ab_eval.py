@@ -27,11 +27,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nac.api import decode_codes, encode_codes  # noqa: E402
 from nac.checkpoint import float_state, inference_weights  # noqa: E402
 from nac.codec.model import CodecConfig, NacCodec  # noqa: E402
-from nac.api import decode_codes, encode_codes  # noqa: E402
 from nac.eval.evaluate import mean_ci  # noqa: E402
-from nac.eval.metrics import dnsmos, harmonic_correlation, mel_distance, pesq_wb, stoi, visqol  # noqa: E402
+from nac.eval.metrics import (  # noqa: E402
+    dnsmos,
+    harmonic_correlation,
+    mel_distance,
+    pesq_wb,
+    stoi,
+    visqol,
+)
 from nac.io.audio import (  # noqa: E402
     list_audio,  # noqa: E402
     read_audio,

@@ -82,8 +82,8 @@ def dev_speech(dev: Path, seconds: float = 60.0) -> np.ndarray:
 def speed(model_name: str, dev: Path, seconds: float = 60.0) -> dict:
     import torch
 
-    from nac.codec.model import count_parameters
     from nac.api import compress, decompress, load_model
+    from nac.codec.model import count_parameters
 
     torch.set_num_threads(1)
     audio = dev_speech(dev, seconds)

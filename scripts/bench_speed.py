@@ -30,9 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nac.api import decode_codes, encode_codes, load_model  # noqa: E402
 from nac.backends.bf16 import Bf16Codec  # noqa: E402
 from nac.codec import pitch as pitch_coding  # noqa: E402
-from nac.api import decode_codes, encode_codes, load_model  # noqa: E402
 from nac.io.audio import resample  # noqa: E402
 
 

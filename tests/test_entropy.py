@@ -12,8 +12,8 @@ from click.testing import CliRunner
 pytest.importorskip("constriction")
 
 from nac import checkpoint  # noqa: E402
-from nac.cli import cli  # noqa: E402
 from nac.api import compress, decompress, encode_codes, load_model  # noqa: E402
+from nac.cli import cli  # noqa: E402
 from nac.container.bitstream import NacFormatError, NacReader, inspect  # noqa: E402
 from nac.container.entropy import CodeModel, CodeStatistics  # noqa: E402
 from nac.eval import fuzzing  # noqa: E402

@@ -4,10 +4,10 @@ import soundfile as sf
 import torch
 from click.testing import CliRunner
 
+from nac.api import decode_codes, encode_codes, load_model
 from nac.backends.bf16 import Bf16Codec
 from nac.cli import cli
 from nac.codec.modules.spectral import ISTFTHead
-from nac.api import decode_codes, encode_codes, load_model
 from nac.eval.metrics import mel_distance
 from tests.conftest import tone
 

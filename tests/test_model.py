@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
+from nac.api import decode_codes, encode_codes, load_model
 from nac.codec.model import CodecConfig, NacCodec
 from nac.codec.modules import ISTFTHead
 from nac.codec.streaming import decode_whole
-from nac.api import decode_codes, encode_codes, load_model
 from tests.conftest import TINY, tone
 
 

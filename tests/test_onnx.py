@@ -7,9 +7,9 @@ from click.testing import CliRunner
 pytest.importorskip("onnxscript")
 pytest.importorskip("onnxruntime")
 
+from nac.api import decode_codes, encode_codes, load_model  # noqa: E402
 from nac.backends.onnx import OnnxCodec, export  # noqa: E402
 from nac.cli import cli  # noqa: E402
-from nac.api import decode_codes, encode_codes, load_model  # noqa: E402
 from tests.conftest import tone  # noqa: E402
 
 

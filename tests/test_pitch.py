@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from nac import checkpoint
+from nac.api import decode_codes
 from nac.codec import pitch
 from nac.codec.model import CodecConfig, NacCodec
 from nac.codec.streaming import decode_whole
-from nac.api import decode_codes
 from nac.train.trainer import Trainer
 from tests.conftest import TINY
 from tests.test_train import data_dir, small_cfg  # noqa: F401 - fixture reuse

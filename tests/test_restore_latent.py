@@ -10,7 +10,12 @@ import torch
 
 from nac import checkpoint
 from nac.api import load_model
-from nac.restore.latent import LatentRestoreConfig, LatentRestorer, keep_reliable_band, render
+from nac.restore.latent import (
+    LatentRestoreConfig,
+    LatentRestorer,
+    keep_reliable_band,
+    render,
+)
 from tests.conftest import tone
 
 

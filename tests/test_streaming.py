@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from nac.codec.streaming import StreamingDecoder, StreamingEncoder, decode_whole
 from nac.api import compress, decompress, load_model
+from nac.codec.streaming import StreamingDecoder, StreamingEncoder, decode_whole
 from tests.conftest import tone
 
 

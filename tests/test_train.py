@@ -62,7 +62,10 @@ def test_gan_training_steps_update_discriminator(tmp_path, data_dir, griffin_lim
 def test_decoder_only_gan_in_bf16_keeps_the_latent_space(tmp_path, data_dir):
     """Decoder v2's recipe: frozen encoder and codebooks, waveform discriminators (multi-period +
     multi-scale STFT), bf16 autocast. The encoder and codebooks must not move; the decoder must."""
-    from nac.train.discriminators import MultiPeriodDiscriminator, WaveformDiscriminators
+    from nac.train.discriminators import (
+        MultiPeriodDiscriminator,
+        WaveformDiscriminators,
+    )
 
     trainer = Trainer(CodecConfig(**TINY), small_cfg(gan_start_step=0, freeze_encoder=True, bf16=True,
                                                      discriminators="mpd+msstft", dev_kbps=[1.5, 3.0]),

@@ -5,7 +5,6 @@ import socket
 import threading
 import time
 
-import numpy as np
 import pytest
 import soundfile as sf
 

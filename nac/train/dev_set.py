@@ -28,7 +28,12 @@ class DevSet:
     def score(self, model, kbps: float, device: torch.device) -> dict:
         """Mean log-mel distance, harmonic correlation (and PESQ-WB if installed) of `model`
         coding every clip at `kbps`."""
-        from ..eval.metrics import MissingMetricError, harmonic_correlation, mel_distance, pesq_wb
+        from ..eval.metrics import (
+            MissingMetricError,
+            harmonic_correlation,
+            mel_distance,
+            pesq_wb,
+        )
 
         model.eval()
         mel, harmonic, pesq_scores = [], [], []

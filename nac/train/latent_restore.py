@@ -25,7 +25,7 @@ from ..codec.model import CodecConfig, NacCodec
 from ..registry import load_checkpoint
 from ..restore.latent import LatentRestoreConfig, LatentRestorer
 from .data import load_corpus
-from .restore import RestoreTrainConfig, make_pairs
+from .restore import RestoreTrainConfig, make_pairs, open_run
 from .trainer import _append_dev, _csv_appender, lr_at
 
 
@@ -82,14 +82,7 @@ def dev_losses(restorer: LatentRestorer, codec: NacCodec, pairs) -> dict[str, fl
 def train_latent_restore(config: str, data: list[str], out: str, noise: str | None = None,
                          dev: str | None = None, resume: bool = False, progress: bool = True) -> Path:
     model_cfg, cfg = load_latent_config(config)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    latest = out_dir / "latest.pt"
-    if latest.exists() and not resume:
-        raise FileExistsError(f"{out_dir} already holds a checkpoint: pass --resume to continue it")
-    torch.manual_seed(cfg.seed)
+    out_dir, latest = open_run(out, resume, cfg)
     codec, codec_cfg, digest = frozen_codec(model_cfg.codec)
     model_cfg.codec_sha256 = digest
     restorer = LatentRestorer(model_cfg, codec_cfg)

@@ -68,9 +68,9 @@ def make_pairs(corpora: list[list[np.ndarray]], sr: int, cfg: RestoreTrainConfig
     return pairs
 
 
-def train_restore(config: str | None, data: list[str], out: str, noise: str | None = None,
-                  resume: bool = False, progress: bool = True) -> Path:
-    model_cfg, cfg = load_restore_config(config)
+def open_run(out: str, resume: bool, cfg: OptimConfig) -> tuple[Path, Path]:
+    """The run folder and its latest.pt (which must not be overwritten without --resume); threads
+    and seed set from `cfg`."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out_dir = Path(out)
@@ -79,6 +79,13 @@ def train_restore(config: str | None, data: list[str], out: str, noise: str | No
     if latest.exists() and not resume:
         raise FileExistsError(f"{out_dir} already holds a checkpoint: pass --resume to continue it")
     torch.manual_seed(cfg.seed)
+    return out_dir, latest
+
+
+def train_restore(config: str | None, data: list[str], out: str, noise: str | None = None,
+                  resume: bool = False, progress: bool = True) -> Path:
+    model_cfg, cfg = load_restore_config(config)
+    out_dir, latest = open_run(out, resume, cfg)
     model = Restorer(model_cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
     step = 0
