@@ -69,7 +69,8 @@ def test_latent_training_moves_only_the_restorer(tmp_path, tiny_model_path):
     cfg.write_text(json.dumps({"kind": "restore-latent", "model": {"codec": tiny_model_path},
                                "train": {"steps": 4, "batch_size": 2, "segment_seconds": 0.5, "warmup_steps": 1,
                                          "log_every": 2, "eval_every": 2, "ckpt_every": 2, "pairs_seconds": 16,
-                                         "dev_pairs_seconds": 8, "excerpt_seconds": 4.0, "with_nac": False}}))
+                                         "dev_pairs_seconds": 8, "excerpt_seconds": 4.0, "with_nac": False,
+                                         "output_weight": 1.0}}))
     before = {k: v.clone() for k, v in load_model(tiny_model_path).encoder.state_dict().items()}
     latest = train_latent_restore(str(cfg), [str(data)], str(tmp_path / "run"), dev=str(data), progress=False)
     ckpt = checkpoint.load(latest)

@@ -1,9 +1,14 @@
 """Training a restorer into the codec's latent space (`nac/restore/latent.py`):
 `nac train-restore --config configs/restore-latent-speech-16k.json --data DIR --noise DIR --out RUN`.
 
-Stage 1 (this loop): latent regression. The codec (encoder, codebooks, decoder) is frozen; a copy
-of its encoder, the restorer, learns to map degraded audio to the latents the frozen encoder
-gives the clean audio. No decoder runs in training, so a step costs two encoder passes.
+Stage 1: latent regression. The codec (encoder, codebooks, decoder) is frozen; a copy of its
+encoder, the restorer, learns to map degraded audio to the latents the frozen encoder gives the
+clean audio. No decoder runs, so a step costs two encoder passes.
+Stage 2 (`output_weight` > 0): the same, plus the codec's own output losses (log-mel,
+log-magnitude, spectral convergence, compressed magnitude against the clean audio's STFT) on what
+the frozen decoder renders from the restored latents: the latents that decode best, not only the
+ones nearest the clean encoder's (which the decoder, trained on quantized latents, renders as
+well as it renders anything).
 Pairs are made once at start-up with the real codecs (`restore.make_pairs`), as for the
 post-filters.
 """
@@ -26,7 +31,8 @@ from ..registry import load_checkpoint
 from ..restore.latent import LatentRestoreConfig, LatentRestorer
 from .data import load_corpus
 from .restore import RestoreTrainConfig, make_pairs, open_run
-from .trainer import _append_dev, _csv_appender, lr_at
+from .losses import MagnitudeLoss
+from .trainer import _append_dev, _csv_appender, lr_at, magnitude_loss
 
 
 @dataclass
@@ -34,6 +40,7 @@ class LatentTrainConfig(RestoreTrainConfig):
     bf16: bool = True
     dev_pairs_seconds: float = 240.0  # degraded excerpts of the --dev folder, scored per condition
     eval_every: int = 500
+    output_weight: float = 0.0  # stage 2: weight of the decoder-output losses (0: latent regression only)
 
 
 def load_latent_config(path) -> tuple[LatentRestoreConfig, LatentTrainConfig]:
@@ -106,6 +113,7 @@ def train_latent_restore(config: str, data: list[str], out: str, noise: str | No
                  if dev else [])
     rng = np.random.default_rng(cfg.seed + step)
     seg = int(cfg.segment_seconds * sr) // codec_cfg.hop * codec_cfg.hop
+    mag_loss = MagnitudeLoss(sr, codec_cfg.n_fft)
     writer = log_file = None
     bar = tqdm(total=cfg.steps, initial=step, desc="train-restore (latent)", disable=not progress)
     t0, s0 = time.time(), step
@@ -119,7 +127,12 @@ def train_latent_restore(config: str, data: list[str], out: str, noise: str | No
             with torch.no_grad():
                 target = codec.encoder(clean).float()
             pred = restorer(deg).float()
-        loss = (pred - target).square().mean() + 0.5 * (pred - target).abs().mean()
+            loss = (pred - target).square().mean() + 0.5 * (pred - target).abs().mean()
+            if cfg.output_weight:
+                with torch.no_grad():
+                    clean_mag = codec.decoder.head.stft(clean).abs()
+                rendered = codec.decoder.magnitude(pred).float()
+                loss = loss + cfg.output_weight * magnitude_loss(mag_loss, rendered, clean_mag, cfg)[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(restorer.parameters(), cfg.grad_clip)
