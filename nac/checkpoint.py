@@ -68,6 +68,7 @@ def sha256(path: str | os.PathLike) -> str:
 def export(src: str | os.PathLike, dst: str | os.PathLike, name: str) -> str:
     """Write an inference-only fp16 checkpoint; return its sha256 (for the registry)."""
     ckpt = load(src)
-    save(dst, {"name": name, "kind": ckpt.get("kind", "codec"), "config": ckpt["config"],
+    extra = {k: ckpt[k] for k in ("codec_config",) if k in ckpt}  # a latent restorer's codec architecture
+    save(dst, {"name": name, "kind": ckpt.get("kind", "codec"), "config": ckpt["config"], **extra,
                "step": ckpt.get("step"), "model": inference_state(inference_weights(ckpt))})
     return sha256(Path(dst))

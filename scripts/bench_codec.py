@@ -149,6 +149,8 @@ def main() -> None:
                          "second of audio and system, so the full set would take ~45 min on 2 cores.")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--no-music", action="store_true", help="Speech only (Lyra is a speech codec; ViSQOL's "
+                    "audio mode is most of the run's time)")
     args = ap.parse_args()
 
     from nac.eval import lyra
@@ -157,8 +159,7 @@ def main() -> None:
     cache = default_cache_dir()
     jobs = []
     speech = list_audio(args.dev / "speech")[:: args.stride]
-    music_root = cropped_music(args.dev, args.music_seconds)
-    music = list_audio(music_root / "music")
+    music = [] if args.no_music else list_audio(cropped_music(args.dev, args.music_seconds) / "music")
     for system in systems:
         jobs += [Job("speech/" + f.name, str(f), None, system, args.model, METRICS["speech"], cache) for f in speech]
         jobs += [Job("music/" + f.name, str(f), None, system, args.model, METRICS["music"], cache) for f in music]
