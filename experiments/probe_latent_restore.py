@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev" / "speech")
     ap.add_argument("--stride", type=int, default=4)
     ap.add_argument("--conditions", nargs="*", default=list(CONDITIONS))
+    ap.add_argument("--variants", nargs="*", default=["render", "render+keep"], choices=["render", "render+keep"])
     args = ap.parse_args()
     torch.set_num_threads(1)
     restorer = load_latent_restorer(checkpoint.load(args.restorer))
@@ -63,18 +64,20 @@ def main() -> None:
     print(f"{len(files)} dev speech files (DC removed), restorer step {checkpoint.load(args.restorer)['step']}")
     for name in args.conditions:
         rng = np.random.default_rng(0)
-        rows = {"input": [], "render": [], "render+keep": []}
+        rows = {"input": [], **{v: [] for v in args.variants}}
         for _, x in files:
             d = CONDITIONS[name](x, rng).astype(np.float32)
             cutoff = measure_bandwidth(d[None], 16000)
             rows["input"].append(scores(x, d))
-            rows["render"].append(scores(x, render(d[None], restorer, codec)[0]))
-            rows["render+keep"].append(scores(x, render(d[None], restorer, codec, keep_below_hz=cutoff)[0]))
+            if "render" in rows:
+                rows["render"].append(scores(x, render(d[None], restorer, codec)[0]))
+            if "render+keep" in rows:
+                rows["render+keep"].append(scores(x, render(d[None], restorer, codec, keep_below_hz=cutoff)[0]))
         line = [f"{name:>7}"]
         for metric in ("pesq", "visqol", "dnsmos", "lsd"):
             base = rows["input"]
             cells = [f"{metric} {np.mean([r[metric] for r in base if r[metric] is not None]):.3f}"]
-            for variant in ("render", "render+keep"):
+            for variant in args.variants:
                 pairs = [(a[metric], b[metric]) for a, b in zip(rows[variant], base)
                          if a[metric] is not None and b[metric] is not None]
                 m, ci = mean_ci([a - b for a, b in pairs])
