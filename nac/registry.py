@@ -43,13 +43,21 @@ REGISTRY: dict[str, ModelCard] = {
                   "speech restoration / bandwidth extension to 16 kHz",
                   # lowered PESQ on every band-limited dev speech condition (Opus 6: -0.27, 8 kHz: -0.17)
                   helps_band_limited=False),
+        ModelCard("restore-speech-latent", "restore-latent", "restore-speech-latent.pt",
+                  "f2d819c85f05f67b78efc765994156073ff4dce52cc66bd1869742e152bc36ef",
+                  "speech restoration into nac-16k's latent space (8 500 steps), rendered by its decoder; "
+                  "the input kept below its bandwidth",
+                  # dev speech, 50 files, paired (reports/restore_training.md, session 7): Opus 6 PESQ
+                  # +0.025 +- 0.005, 8 kHz band limit PESQ +0.056 +- 0.020 / ViSQOL +0.117 +- 0.026;
+                  # a full rendering lost everywhere (Opus 6 -0.36 PESQ), so only the missing band is drawn
+                  restores=("opus-low", "narrowband"), keeps_band=("opus-low", "narrowband")),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
                   "75c09cd3aa2812d8408224aced27a7fac5a144adcf371162147ca86ca55280a1",
                   "music restoration / bandwidth extension to 24 kHz"),
     ]
 }
 DEFAULT_CODEC = "nac-16k"
-DEFAULT_RESTORE = {"speech": "restore-speech-16k", "music": "restore-music-24k"}
+DEFAULT_RESTORE = {"speech": "restore-speech-latent", "music": "restore-music-24k"}
 
 
 class ModelNotFoundError(Exception):

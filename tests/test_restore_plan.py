@@ -112,11 +112,23 @@ def test_restore_explain_and_pass_through_cli(tmp_path, tiny_restorer_path):
     assert r.exit_code == 2 and not (tmp_path / "o2.wav").exists()
 
 
-def test_shipped_model_runs_only_where_dev_showed_gains():
-    """The shipped speech model lowered PESQ on band-limited dev speech: it is not run unless asked."""
-    x = noise(cutoff=4000)[None]
-    plan = plan_restore(x, SR, "speech")
-    assert plan.action == "pass-through" and "--always" in plan.reason
-    assert np.array_equal(apply_plan(x, SR, plan)[0], x)
-    assert plan_restore(x, SR, "speech", always=True).action == "restore"
-    assert plan_restore(x, SR, "music").action == "restore"  # the music model helps band-limited music
+def test_shipped_models_run_only_where_dev_showed_gains():
+    """The shipped speech restorer (into the codec's latent space) runs only on the input classes
+    its registry card lists, keeping the input's own band there; full-band speech passes through."""
+    from nac.registry import DEFAULT_RESTORE, REGISTRY
+
+    card = REGISTRY[DEFAULT_RESTORE["speech"]]
+    narrow = noise(cutoff=4000)[None]
+    plan = plan_restore(narrow, SR, "speech")
+    assert plan.input_class == "narrowband"
+    assert plan.action == ("restore" if "narrowband" in card.restores else "pass-through")
+    if plan.action == "restore":
+        assert plan.keep_band == ("narrowband" in card.keeps_band)
+        out, _ = apply_plan(narrow, SR, plan)
+        assert out.shape == narrow.shape and np.isfinite(out).all()
+    full = noise()[None]
+    plan = plan_restore(full, SR, "speech")
+    assert plan.action == "pass-through" and "fullband" in plan.reason
+    assert np.array_equal(apply_plan(full, SR, plan)[0], full)
+    assert plan_restore(full, SR, "speech", always=True).action == "restore"
+    assert plan_restore(narrow, SR, "music").action == "restore"  # the music model helps band-limited music

@@ -101,10 +101,10 @@ def _latent_plan(card, content, p_speech, bandwidth, full, strength, always, cod
         how = (f"the codec's decoder renders it, the input kept below {bandwidth / 1000:.1f} kHz" if keep
                else "the codec's decoder renders all of it")
         reason = ("--always" if always and cls not in card.restores else
-                  f"{cls} input measured better restored (reports/restore.md)") + f"; {how}"
+                  f"{cls} input measured better restored (reports/restore_training.md)") + f"; {how}"
         action = "restore"
     else:
-        action, reason = "pass-through", f"no measured gain for {cls} input (reports/restore.md); --always runs it"
+        action, reason = "pass-through", f"no measured gain for {cls} input (reports/restore_training.md); --always runs it"
     return RestorePlan(content, p_speech, bandwidth, full, card.name, action, strength, reason, codec, kbps,
                        keep, cls)
 
