@@ -72,9 +72,28 @@ def _blocks(stack) -> list[_Window]:
     return [_Window(b.lookbehind, b.lookahead, _block_step(b)) for b in stack]
 
 
+class _Pairs:
+    """A stride-2 layer (kernel 2): whole pairs of frames in, one frame out each; an odd frame
+    waits for its partner (a stream's total is even: 100 Hz frames of whole 50 Hz frames)."""
+
+    def __init__(self, fn):
+        self.fn, self.buf = fn, None
+
+    def step(self, x: torch.Tensor | None, final: bool = False) -> torch.Tensor | None:
+        if x is not None:
+            self.buf = x if self.buf is None else torch.cat([self.buf, x], -1)
+        if self.buf is None or self.buf.shape[-1] < 2:
+            return None
+        n = self.buf.shape[-1] // 2 * 2
+        out = self.fn(self.buf[..., :n])
+        self.buf = self.buf[..., n:]
+        return out
+
+
 def _chain(layers, x, final: bool):
+    """Stateful layers (`step`) see every call, a flush too; plain per-frame ones only frames."""
     for layer in layers:
-        x = layer.step(x, final) if isinstance(layer, _Window) else (None if x is None else layer(x))
+        x = layer.step(x, final) if hasattr(layer, "step") else (None if x is None else layer(x))
     return x
 
 
@@ -90,26 +109,12 @@ class StatefulEncoder:
         enc = model.encoder
         self.model, self.n_q, self.hop = model, model.n_q_for(kbps), model.hop
         self.features, self.stft_hop = enc.features, enc.features.hop
-        self.samples: np.ndarray | None = None  # padded signal from sample `offset` on
-        self.offset, self.received = 0, 0
+        self.samples: np.ndarray | None = None  # the padded signal not yet cut into frames
+        self.received = 0
         down = enc.down
-        pairs = _Window(0, 1, lambda w: F.conv1d(w[..., : w.shape[-1] // 2 * 2], down.weight, down.bias, stride=2))
-        pairs.step = self._pair_step(pairs)  # stride 2: whole pairs only
+        pairs = _Pairs(lambda w: F.conv1d(w, down.weight, down.bias, stride=2))
         self.layers = [enc.proj_in, *_blocks(enc.fine), pairs, *_blocks(enc.coarse),
                        lambda x: enc.proj_out(enc.norm(x.transpose(1, 2))).transpose(1, 2)]
-
-    @staticmethod
-    def _pair_step(window: _Window):
-        def step(x, final=False):
-            if x is not None:
-                window.buf = x if window.buf is None else torch.cat([window.buf, x], -1)
-            if window.buf is None or window.buf.shape[-1] < 2:
-                return None
-            n = window.buf.shape[-1] // 2 * 2
-            out = window.fn(window.buf[..., :n])
-            window.buf = window.buf[..., n:]
-            return out
-        return step
 
     @torch.no_grad()
     def push(self, audio: np.ndarray) -> np.ndarray:

@@ -67,6 +67,9 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
     restorer = load_restorer(name)
     bandwidth = measure_bandwidth(audio, sr) if bandwidth_hz is None else bandwidth_hz
     full = restorer.sample_rate / 2  # it can also add band above the input's own Nyquist
+    card = REGISTRY.get(name)
+    if card is not None and card.kind == "restore-latent" and strength > 0:
+        return _latent_plan(card, content, p_speech, bandwidth, full, strength, always, codec, kbps)
     if strength == 0.0:
         action, reason = "pass-through", "strength 0"
     elif always:
@@ -78,9 +81,6 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
                                           "(reports/restore.md); --always runs it anyway")
     else:
         action, reason = "restore", f"content above {bandwidth / 1000:.1f} kHz is missing"
-    card = REGISTRY.get(name)
-    if card is not None and card.kind == "restore-latent" and strength > 0:
-        return _latent_plan(card, content, p_speech, bandwidth, full, strength, always, codec, kbps)
     return RestorePlan(content, p_speech, bandwidth, full, name, action, strength, reason, codec, kbps)
 
 
