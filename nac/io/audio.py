@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -177,12 +178,16 @@ def atomic_output(path: str | os.PathLike):
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise AudioError(f"{path}: folder {path.parent} does not exist")
+    # SIGTERM/SIGHUP (which `nac` turns into an exit that unwinds this block) wait while the
+    # file is created, so there is no moment when it exists outside the `try` that removes it
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the result should look like any new file
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the result should look like any new file
         yield tmp
         os.replace(tmp, path)
     finally:
