@@ -132,3 +132,45 @@ def test_eval_cli_errors(tmp_path):
     assert r.exit_code == 1 and "unknown system" in r.output
     r = CliRunner().invoke(cli, ["eval", str(tmp_path / "empty"), str(tmp_path / "empty")])
     assert r.exit_code == 1 and "no files" in r.output
+
+
+def test_paired_change_uses_only_files_both_systems_scored():
+    from nac.eval.evaluate import paired_change
+
+    rows = [{"file": f, "content": "speech", "system": s, "pesq": v}
+            for f, s, v in [("a", "x", 1.0), ("b", "x", 2.0), ("c", "x", 3.0), ("a", "y", 1.5), ("b", "y", 2.5),
+                            ("d", "y", 9.0), ("c", "y", "")]]
+    mean, ci, n = paired_change(rows, "speech", "x", "y", "pesq")
+    assert n == 2 and mean == pytest.approx(0.5) and ci == pytest.approx(0.0)
+
+
+def test_dc_offset_is_removed_before_coding_and_scoring(tmp_path, speech):
+    """A benchmark must not score how a codec passes DC (21 dev files carry an offset)."""
+    from nac.eval.evaluate import Job, run_job
+
+    x, sr = speech
+    clean, offset = tmp_path / "clean.wav", tmp_path / "offset.wav"
+    sf.write(clean, x, sr)
+    sf.write(offset, x + 0.05, sr)
+    rows = [run_job(Job("speech/a.wav", str(f), None, "identity", None, ("pesq", "snr"), None)) for f in (clean, offset)]
+    assert rows[0]["snr"] > 90 and rows[1]["snr"] > 90  # identity stays identity with an offset
+    paired = run_job(Job("speech/a.wav", str(clean), str(offset), "pairs", None, ("snr",), None))
+    assert paired["snr"] > 60  # a reference and a copy that differ only by DC score as the same audio
+
+
+def test_anchor_systems_parse_and_lace_runs_where_installed(speech):
+    from nac.eval import lace
+    from nac.eval.systems import parse_system, run_system
+
+    system = parse_system("lace:9")
+    assert (system.kind, system.kbps) == ("lace", 9.0) and parse_system("nolace:12").kind == "nolace"
+    with pytest.raises(ValueError, match="not a number"):
+        parse_system("lace:fast")
+    if not lace.available():
+        pytest.skip("the LACE decoder is not installed (scripts/install_lace.sh)")
+    x, sr = speech
+    plain, _ = roundtrip(x, sr, "opus", 9)
+    enhanced, kbps = run_system(system, x, sr)
+    assert enhanced.shape == x.shape and 8 < kbps < 11
+    # the post-filter is the point of the anchor: it must score above plain Opus at the same bits
+    assert metrics.pesq_wb(x, enhanced, sr) > metrics.pesq_wb(x, plain, sr)

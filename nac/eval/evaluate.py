@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..io.audio import list_audio, read_audio, resample
 from . import metrics
 
-METRICS_VERSION = 2  # 2: DNSMOS is OVRL (was P.808)
+METRICS_VERSION = 3  # 2: DNSMOS is OVRL (was P.808); 3: DC removed before coding and scoring
 SPEECH_METRICS = ("pesq", "stoi", "visqol", "dnsmos", "mel", "lsd", "si_sdr", "snr", "harmonic")
 MUSIC_METRICS = ("visqol", "mel", "lsd", "si_sdr", "snr")
 # computed only when asked for with --metrics: dnsmos is slow (two ONNX nets); harmonic is a
@@ -109,11 +109,15 @@ def run_job(job: Job) -> dict:
         if key.exists():
             return json.loads(key.read_text())
     ref, sr = read_audio(job.ref_path)
+    # A DC offset (21 of the dev speech files carry one) is no part of what a codec should keep, and
+    # codecs differ in whether they pass it: every system codes, and every metric scores, DC-free audio.
     ref = ref.mean(0)
+    ref = ref - ref.mean() if ref.size else ref
     row = {"file": job.rel, "content": content_of(job.rel), "seconds": round(len(ref) / sr, 3)}
     if job.deg_path:
         deg, dsr = read_audio(job.deg_path)
         deg = resample(deg.mean(0, keepdims=True), dsr, sr)[0]
+        deg = deg - deg.mean() if deg.size else deg
         row.update(system=job.system, kbps="")
         # codec delays in third-party files are unknown: search +-100 ms
         ref, deg = metrics.align(ref, deg, sr, max_delay_s=0.1)
@@ -148,6 +152,21 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
         return math.nan, math.nan
     half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0
     return float(v.mean()), float(half)
+
+
+def paired_change(rows: list[dict], content: str, before: str, after: str, metric: str
+                  ) -> tuple[float, float, int]:
+    """Mean, 95 % CI half-width and count of the per-file difference `after` - `before` on the
+    files both systems scored (paired: the CI of a difference, not two CIs side by side)."""
+
+    def index(system):
+        return {r["file"]: float(r[metric]) for r in rows if r["content"] == content and r["system"] == system
+                and r.get(metric) not in ("", None)}
+
+    a, b = index(before), index(after)
+    common = sorted(set(a) & set(b))
+    mean, ci = mean_ci([b[f] - a[f] for f in common])
+    return mean, ci, len(common)
 
 
 def summarise(rows: list[dict]) -> list[dict]:

@@ -4,6 +4,7 @@
     nacpf:KBPS          NAC + restoration post-filter
     opus:KBPS mp3:KBPS aac:KBPS    third-party codecs (PyAV: libopus, LAME, FFmpeg AAC)
     lyra:KBPS           Lyra v2 at 3.2 / 6 / 9.2 kbps (the anchor's TFLite models, `nac/eval/lyra.py`)
+    lace:KBPS nolace:KBPS   Opus decoded with libopus' neural post-filter (`nac/eval/lace.py`)
     bw:RATE             band limit: resample to RATE and back (bw:8000 = telephone band)
     phone               phone-microphone simulation (band-pass, tilt, room, clipping; seeded)
     restore:SYSTEM      SYSTEM followed by `nac restore` (e.g. restore:opus:6, restore:bw:8000)
@@ -19,19 +20,20 @@ from dataclasses import dataclass
 import numpy as np
 
 CODECS = {"opus", "mp3", "aac"}
+ANCHORS = {"lyra", "lace", "nolace"}
 
 
 @dataclass(frozen=True)
 class System:
     spec: str  # as written on the command line
-    kind: str  # nac | nacpf | opus | mp3 | aac | lyra | bw | phone | restore | identity
+    kind: str  # nac | nacpf | opus | mp3 | aac | lyra | lace | nolace | bw | phone | restore | identity
     value: float | None = None  # kbps, or the band-limit rate
     model: str | None = None  # codec model for nac systems
     inner: "System | None" = None  # what restore:... restores
 
     @property
     def kbps(self) -> float | None:
-        return self.value if self.kind in CODECS | {"nac", "nacpf", "lyra"} else None
+        return self.value if self.kind in CODECS | ANCHORS | {"nac", "nacpf"} else None
 
 
 def parse_system(spec: str, model: str | None = None) -> System:
@@ -41,14 +43,14 @@ def parse_system(spec: str, model: str | None = None) -> System:
         return System(spec, "restore", None, model, parse_system(rest, model))
     if kind in {"identity", "phone"} and not rest:
         return System(spec, kind)
-    if kind in CODECS | {"nac", "nacpf", "bw", "lyra"} and rest:
+    if kind in CODECS | ANCHORS | {"nac", "nacpf", "bw"} and rest:
         try:
             value = float(rest)
         except ValueError:
             raise ValueError(f"system {spec!r}: {rest!r} is not a number") from None
         return System(spec, kind, value, model if kind in {"nac", "nacpf"} else None)
     raise ValueError(f"unknown system {spec!r} (use nac:KBPS, nacpf:KBPS, opus:KBPS, mp3:KBPS, aac:KBPS, lyra:KBPS, "
-                     "bw:RATE, phone, restore:SYSTEM or identity)")
+                     "lace:KBPS, nolace:KBPS, bw:RATE, phone, restore:SYSTEM or identity)")
 
 
 def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
@@ -75,6 +77,10 @@ def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
         from . import lyra
 
         return lyra.roundtrip(audio, sr, system.value)
+    if system.kind in {"lace", "nolace"}:
+        from . import lace
+
+        return lace.roundtrip(audio, sr, system.value, system.kind)
     if system.kind == "bw":
         return degrade.bandlimit(audio, sr, int(system.value)), None
     if system.kind == "phone":
