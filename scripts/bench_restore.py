@@ -200,7 +200,7 @@ def main() -> None:
              "Both follow `nac restore`'s plan: input that already fills the model's band passes through.",
              f"`{LONG}`: the speech files >= 2.5 s (ViSQOL on short clips misleads)."]
     summary = write_report(rows, args.out, "Restoration benchmark (dev set)", notes)
-    lines = args.out.read_text().splitlines()
+    lines = args.out.read_text().splitlines() + [""]
     lines += ["## Targets", ""] + targets(rows) + [""]
     lines += ["## Input → restored", ""] + deltas(summary, rows) + [""]
     if not args.skip_auto:
