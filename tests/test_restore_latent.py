@@ -129,3 +129,24 @@ def test_a_restorer_refuses_a_codec_it_was_not_trained_against(tmp_path, tiny_mo
     ckpt["config"]["codec_sha256"] = "0" * 64
     with pytest.raises(ValueError, match="retrain it"):
         load_latent_restoration(ckpt)
+
+
+def test_a_kept_band_renders_with_fewer_griffin_lim_iterations_and_the_same_weights(tmp_path, tiny_model_path):
+    from nac.restore.latent import load_latent_restoration
+
+    # the tiny codec with Griffin-Lim (8 iterations), as the shipped one decodes (32)
+    ckpt = checkpoint.load(tiny_model_path)
+    ckpt["config"]["griffin_lim_iters"] = 8
+    gl_path = tmp_path / "tiny-gl.pt"
+    checkpoint.save(gl_path, ckpt)
+    restoration = load_latent_restoration(checkpoint.load(_tiny_latent_checkpoint(tmp_path, str(gl_path))))
+    full, band = restoration.codec, restoration.band_codec
+    assert full.decoder.griffin_lim_iters == 8
+    assert band.decoder.griffin_lim_iters == restoration.restorer.cfg.band_griffin_lim_iters == 4
+    assert band.context_frames < full.context_frames
+    for (name, a), b in zip(full.state_dict().items(), band.state_dict().values()):
+        assert torch.equal(a, b), name
+    x = tone(16000, 1.2)[None]
+    kept = restoration.restore(x, cutoff_hz=3000)
+    assert kept.shape == x.shape and np.isfinite(kept).all()
+    assert restoration.restore(x).shape == x.shape  # no cutoff: the full codec renders it all

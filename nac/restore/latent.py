@@ -14,7 +14,7 @@ construction (`tests/test_restore_latent.py` measures the bound).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -30,6 +30,10 @@ class LatentRestoreConfig:
     codec_sha256: str = ""  # of the codec checkpoint it was trained against (checked at load)
     render_kbps: float = 12.0  # the restored latents are coded at this rate before decoding
     crossfade_hz: float = 400.0  # ramp from the kept reliable band to the rendering
+    # Griffin-Lim iterations of the rendering when the input's band is kept: the rendering then
+    # only fills the band above the cutoff, where 4 iterations score as 32 do (dev, 8 files,
+    # 8 kHz and Opus 6 input: PESQ, ViSQOL, DNSMOS within +-0.001) at 1.5x the speed
+    band_griffin_lim_iters: int = 4
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,9 +111,17 @@ class LatentRestoration:
     def __init__(self, restorer: LatentRestorer, codec: NacCodec):
         self.restorer, self.codec = restorer, codec
         self.sample_rate = restorer.sample_rate
+        self.band_codec = codec
+        iters = restorer.cfg.band_griffin_lim_iters
+        if codec.cfg.griffin_lim_iters > iters > 0:
+            # the same weights with fewer iterations (and so a shorter chunk context)
+            self.band_codec = NacCodec(replace(codec.cfg, griffin_lim_iters=iters), inference=True)
+            self.band_codec.load_state_dict(codec.state_dict())
+            self.band_codec.eval()
 
     def restore(self, audio: np.ndarray, cutoff_hz: float | None = None) -> np.ndarray:
-        return render(audio, self.restorer, self.codec, keep_below_hz=cutoff_hz)
+        codec = self.codec if cutoff_hz is None else self.band_codec
+        return render(audio, self.restorer, codec, keep_below_hz=cutoff_hz)
 
 
 def load_latent_restoration(ckpt: dict) -> LatentRestoration:
