@@ -150,3 +150,23 @@ def test_a_kept_band_renders_with_fewer_griffin_lim_iterations_and_the_same_weig
     kept = restoration.restore(x, cutoff_hz=3000)
     assert kept.shape == x.shape and np.isfinite(kept).all()
     assert restoration.restore(x).shape == x.shape  # no cutoff: the full codec renders it all
+
+
+def test_rendering_runs_the_restorers_encoder_not_the_codecs(tiny_model_path):
+    """The codec view must call the restorer's encoder, and leave the codec itself untouched
+    (a Module set on a view that shares `_modules` with the codec once did neither)."""
+    from nac.api import decode_codes, encode_codes
+
+    codec = load_model(tiny_model_path)
+    keys = set(codec.state_dict())
+    restorer = LatentRestorer(LatentRestoreConfig(codec=tiny_model_path, render_kbps=6.0), codec.cfg).eval()
+    torch.manual_seed(1)  # an encoder unlike the codec's
+    x = tone(16000, 1.3)[None]
+    view = restorer.codec_view(codec)
+    assert set(codec.state_dict()) == keys and "_latents" not in codec._modules
+    with torch.no_grad():
+        wav = torch.from_numpy(x)
+        assert torch.equal(view._latents(wav), restorer.encoder(wav))
+    rendered = render(x, restorer, codec)
+    own = np.concatenate(list(decode_codes(codec, encode_codes(codec, x, 6.0))), 1)[:, : x.shape[1]]
+    assert np.abs(rendered - own).max() > 1e-3

@@ -58,7 +58,11 @@ class LatentRestorer(nn.Module):
         """The codec with this encoder in place of its own: `encode` now maps degraded audio to
         codes of the clean audio's latent space (all chunking and streaming code applies)."""
         view = NacCodec.sharing(codec)
-        view._latents = self.encoder
+        encoder = self.encoder
+        # A plain function, not the Module itself: nn.Module.__setattr__ would file a Module
+        # under the `_modules` dict the view shares with `codec` (adding it to the codec's
+        # state) and the class's own `_latents` method would still be the one called.
+        view._latents = lambda wav: encoder(wav)
         return view
 
 
