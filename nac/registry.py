@@ -47,10 +47,11 @@ REGISTRY: dict[str, ModelCard] = {
                   "f2d819c85f05f67b78efc765994156073ff4dce52cc66bd1869742e152bc36ef",
                   "speech restoration into nac-16k's latent space (8 500 steps), rendered by its decoder; "
                   "the input kept below its bandwidth",
-                  # dev speech, 50 files, paired (reports/restore_training.md, session 7): Opus 6 PESQ
-                  # +0.025 +- 0.005, 8 kHz band limit PESQ +0.056 +- 0.020 / ViSQOL +0.117 +- 0.026;
-                  # a full rendering lost everywhere (Opus 6 -0.36 PESQ), so only the missing band is drawn
-                  restores=("opus-low", "narrowband"), keeps_band=("opus-low", "narrowband")),
+                  # dev speech, 25 files, paired, measured after the session-8 fix that made rendering
+                  # run this restorer at all (reports/restore_training.md, session 8): Opus 6 + keep
+                  # band LSD 2.97 -> 1.01, PESQ +0.007 +- 0.042, ViSQOL -0.014 +- 0.191, DNSMOS
+                  # +0.015 +- 0.021; 8 kHz speech + keep band PESQ -0.400 +- 0.115: passes through
+                  restores=("opus-low",), keeps_band=("opus-low",)),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
                   "75c09cd3aa2812d8408224aced27a7fac5a144adcf371162147ca86ca55280a1",
                   "music restoration / bandwidth extension to 24 kHz"),
