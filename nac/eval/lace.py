@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.audio import estimate_delay, fit_length, resample
-from ..io.thirdparty import encode_bytes
+from ..io.audio import resample
+from ..io.thirdparty import align_decoded, encode_bytes
 
 SCRIPT = Path(__file__).with_name("node") / "decode_ogg_opus.mjs"
 RATE = 16000  # the decoder's output rate (the post-filter runs on 16 kHz SILK output)
@@ -52,6 +52,4 @@ def roundtrip(audio: np.ndarray, sr: int, kbps: float, enhancement: str = "lace"
     audio = np.asarray(audio, np.float32)
     data, _ = encode_bytes(audio, sr, "opus", kbps)
     decoded = resample(decode_file(data, enhancement)[None], RATE, sr)[0]
-    lag = estimate_delay(audio.astype(np.float64), decoded.astype(np.float64), int(0.1 * sr)) if len(decoded) else 0
-    decoded = decoded[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, np.float32), decoded])
-    return fit_length(decoded[None], len(audio))[0], len(data) * 8 / (len(audio) / sr) / 1000
+    return align_decoded(audio, decoded, sr), len(data) * 8 / (len(audio) / sr) / 1000

@@ -82,9 +82,13 @@ def roundtrip(audio: np.ndarray, sr: int, codec: str, kbps: float, complexity: i
     audio = np.asarray(audio, np.float32)
     data, _ = encode_bytes(audio, sr, codec, kbps, complexity)
     decoded, rate = decode_bytes(data)
-    decoded = resample(decoded[None], rate, sr)[0]
-    # Containers do not always remove the encoder delay (LAME's 1105 samples, say): find it.
+    real_kbps = len(data) * 8 / (len(audio) / sr) / 1000
+    return align_decoded(audio, resample(decoded[None], rate, sr)[0], sr), real_kbps
+
+
+def align_decoded(audio: np.ndarray, decoded: np.ndarray, sr: int) -> np.ndarray:
+    """`decoded` shifted to line up with `audio` and cut or padded to its length. Containers do
+    not always remove the encoder delay (LAME's 1105 samples, say): find it, within 100 ms."""
     lag = estimate_delay(audio.astype(np.float64), decoded.astype(np.float64), int(0.1 * sr)) if len(decoded) else 0
     decoded = decoded[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, np.float32), decoded])
-    real_kbps = len(data) * 8 / (len(audio) / sr) / 1000
-    return fit_length(decoded[None], len(audio))[0], real_kbps
+    return fit_length(decoded[None], len(audio))[0]
