@@ -2,11 +2,14 @@
 """Which conditions does the latent restorer help, and should it keep the input's low band?
 
     python experiments/probe_latent_restore.py runs/campaign-restore-latent/latest.pt [--stride 4]
+        [--baseline nac/pretrained/restore-speech-latent.pt]
 
 For each degradation of dev speech (DC removed): the degraded input, the full rendering through
 the codec (`render`), and the rendering with the input kept below its measured bandwidth
 (`render(..., keep_below_hz=...)`); PESQ-WB, ViSQOL (files >= 2.5 s), DNSMOS OVRL and
-log-spectral distance against the clean file, paired changes with 95 % CIs.
+log-spectral distance against the clean file, paired changes with 95 % CIs. With --baseline (a
+second restorer, e.g. the shipped one), each variant is also paired against the baseline's
+same variant: the ship decision between two checkpoints.
 Answered in reports/restore_training.md, "Session 7: restoration into the codec's latent space".
 """
 from __future__ import annotations
@@ -55,24 +58,27 @@ def main() -> None:
     ap.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev" / "speech")
     ap.add_argument("--stride", type=int, default=4)
     ap.add_argument("--conditions", nargs="*", default=list(CONDITIONS))
+    ap.add_argument("--baseline", help="a second restorer checkpoint to pair each variant against")
     ap.add_argument("--variants", nargs="*", default=["render", "render+keep"], choices=["render", "render+keep"])
     args = ap.parse_args()
     torch.set_num_threads(1)
     restorer = load_latent_restorer(checkpoint.load(args.restorer))
     codec = load_model(restorer.cfg.codec)
+    baseline = load_latent_restorer(checkpoint.load(args.baseline)) if args.baseline else None
     files = dev_clips(args.dev, 0.0, stride=args.stride)
     print(f"{len(files)} dev speech files (DC removed), restorer step {checkpoint.load(args.restorer)['step']}")
     for name in args.conditions:
         rng = np.random.default_rng(0)
-        rows = {"input": [], **{v: [] for v in args.variants}}
+        rows = {"input": [], **{v: [] for v in args.variants}, **{"base " + v: [] for v in args.variants}}
         for _, x in files:
             d = CONDITIONS[name](x, rng).astype(np.float32)
             cutoff = measure_bandwidth(d[None], 16000)
             rows["input"].append(scores(x, d))
-            if "render" in rows:
-                rows["render"].append(scores(x, render(d[None], restorer, codec)[0]))
-            if "render+keep" in rows:
-                rows["render+keep"].append(scores(x, render(d[None], restorer, codec, keep_below_hz=cutoff)[0]))
+            for variant in args.variants:
+                keep = {"keep_below_hz": cutoff} if variant == "render+keep" else {}
+                rows[variant].append(scores(x, render(d[None], restorer, codec, **keep)[0]))
+                if baseline is not None:
+                    rows["base " + variant].append(scores(x, render(d[None], baseline, codec, **keep)[0]))
         line = [f"{name:>7}"]
         for metric in ("pesq", "visqol", "dnsmos", "lsd"):
             base = rows["input"]
@@ -82,6 +88,11 @@ def main() -> None:
                          if a[metric] is not None and b[metric] is not None]
                 m, ci = mean_ci([a - b for a, b in pairs])
                 cells.append(f"{variant} {m:+.3f}±{ci:.3f}")
+                if baseline is not None:
+                    pairs = [(a[metric], b[metric]) for a, b in zip(rows[variant], rows["base " + variant])
+                             if a[metric] is not None and b[metric] is not None]
+                    m, ci = mean_ci([a - b for a, b in pairs])
+                    cells.append(f"(vs baseline {m:+.3f}±{ci:.3f})")
             line.append(" ".join(cells))
         print(" | ".join(line), flush=True)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2 (decoder v2, default), v2-fp32, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: v2 (decoder v2, default), v2-fp32, v2-unfrozen, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -29,6 +29,9 @@ case "$ARM" in
   v2) CONFIG=configs/nac-16k-v2.json ;;
   # the same in fp32: the check that bf16 trains as well (compare metrics.csv step for step)
   v2-fp32) CONFIG=configs/nac-16k-v2-fp32.json ;;
+  # the same with the encoder and codebooks trained too: is the frozen latent space the ceiling
+  # (reports/training.md, session 8)? A new latent space: restorers would retrain against it
+  v2-unfrozen) CONFIG=configs/nac-16k-v2-unfrozen.json ;;
   baseline) CONFIG=configs/nac-16k-compressed.json ;;
   # the baseline recipe annealed to a 10x lower learning rate; seed it with a copy of the
   # baseline arm's latest.pt to continue that run (optimiser and all) on the lower floor
@@ -40,7 +43,7 @@ case "$ARM" in
   restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
   # speech restoration into the codec's latent space (nac/restore/latent.py): latent regression
   restore-latent) CONFIG=configs/restore-latent-speech-16k.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, v2-unfrozen, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 # a new machine: continue from the state the last session committed (scripts/campaign_state.py)
