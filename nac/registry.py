@@ -44,13 +44,13 @@ REGISTRY: dict[str, ModelCard] = {
                   # lowered PESQ on every band-limited dev speech condition (Opus 6: -0.27, 8 kHz: -0.17)
                   helps_band_limited=False),
         ModelCard("restore-speech-latent", "restore-latent", "restore-speech-latent.pt",
-                  "f2d819c85f05f67b78efc765994156073ff4dce52cc66bd1869742e152bc36ef",
-                  "speech restoration into nac-16k's latent space (8 500 steps), rendered by its decoder; "
+                  "df67b43e28bd21eb691fabda13df519b1f33b9d33232e79d30a633b8be0a271b",
+                  "speech restoration into nac-16k's latent space (40 000 steps), rendered by its decoder; "
                   "the input kept below its bandwidth",
-                  # dev speech, 25 files, paired, measured after the session-8 fix that made rendering
-                  # run this restorer at all (reports/restore_training.md, session 8): Opus 6 + keep
-                  # band LSD 2.97 -> 1.01, PESQ +0.007 +- 0.042, ViSQOL -0.014 +- 0.191, DNSMOS
-                  # +0.015 +- 0.021; 8 kHz speech + keep band PESQ -0.400 +- 0.115: passes through
+                  # dev speech, 25 files, paired (reports/restore_training.md, session 9): Opus 6 +
+                  # keep band LSD 2.97 -> 1.02, PESQ +0.046 +- 0.046, ViSQOL +0.031 +- 0.161, DNSMOS
+                  # +0.017 +- 0.020 (vs the 8 500-step restorer: PESQ +0.038 +- 0.025); 8 kHz speech
+                  # + keep band PESQ -0.400 +- 0.115 at 8 500 steps: passes through
                   restores=("opus-low",), keeps_band=("opus-low",)),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
                   "75c09cd3aa2812d8408224aced27a7fac5a144adcf371162147ca86ca55280a1",

@@ -19,7 +19,7 @@ def main(name: str) -> None:
     digest = sha256(PRETRAINED_DIR / card.filename)
     path = ROOT / "nac" / "registry.py"
     text = path.read_text()
-    pattern = re.compile(r'(ModelCard\("%s", "\w+", "[^"]+",\s*")[0-9a-f]{64}(")' % re.escape(name))
+    pattern = re.compile(r'(ModelCard\("%s", "[\w-]+", "[^"]+",\s*")[0-9a-f]{64}(")' % re.escape(name))
     new, count = pattern.subn(lambda m: m.group(1) + digest + m.group(2), text)
     if count != 1:
         sys.exit(f"could not find the registry entry for {name}")
