@@ -132,3 +132,25 @@ def test_shipped_models_run_only_where_dev_showed_gains():
     assert np.array_equal(apply_plan(full, SR, plan)[0], full)
     assert plan_restore(full, SR, "speech", always=True).action == "restore"
     assert plan_restore(narrow, SR, "music").action == "restore"  # the music model helps band-limited music
+
+
+def test_benchmark_restores_coded_input_as_nac_restore_sees_it(monkeypatch):
+    """`restore:opus:6` in the benchmarks must plan with what the .opus container tells
+    `nac restore` (codec and rate), not as anonymous PCM, or it measures a pass-through."""
+    import nac.restore.plan as plan_module
+    from nac.eval.systems import parse_system, run_system
+
+    seen = []
+    real = plan_module.plan_restore
+
+    def spy(audio, sr, content="auto", model=None, strength=1.0, always=False, codec=None, kbps=None, **kw):
+        seen.append((codec, kbps))
+        return real(audio, sr, content, model, 0.0, always, codec, kbps, **kw)  # strength 0: no model run
+
+    monkeypatch.setattr(plan_module, "plan_restore", spy)
+    t = np.arange(8000) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    run_system(parse_system("restore:opus:6"), x, 16000, "speech")
+    run_system(parse_system("restore:bw:4000"), x, 16000, "speech")
+    assert seen[0][0] == "opus" and seen[0][1] > 4  # the file's real rate (Ogg overhead included)
+    assert seen[1] == (None, None)

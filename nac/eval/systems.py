@@ -53,6 +53,9 @@ def parse_system(spec: str, model: str | None = None) -> System:
                      "lace:KBPS, nolace:KBPS, bw:RATE, phone, restore:SYSTEM or identity)")
 
 
+CODED_SOURCES = {"opus", "mp3", "aac", "nac"}  # inputs whose container names codec and rate
+
+
 def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
                ) -> tuple[np.ndarray, float | None]:
     """Mono (T,) audio -> (processed audio (T,), real kbps or None).
@@ -71,7 +74,7 @@ def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
         out, _ = decompress(data, system.model, postfilter=system.kind == "nacpf")
         kbps = len(data) * 8 / (len(audio) / sr) / 1000
         if system.kind == "nacpf":
-            out = _restore(out[0], sr, content)[None]
+            out = _restore(out[0], sr, content, "nac", kbps)[None]
         return out[0], kbps
     if system.kind == "lyra":
         from . import lyra
@@ -87,14 +90,20 @@ def run_system(system: System, audio: np.ndarray, sr: int, content: str = "auto"
         return degrade.phone(audio, sr, np.random.default_rng(0)), None
     if system.kind == "restore":
         degraded, kbps = run_system(system.inner, audio, sr, content)
-        return _restore(degraded, sr, content), kbps
+        # what `nac restore` learns from the file's container: a coded input names its codec and
+        # rate (the latent restorer runs on low-rate Opus only); band limits and phone chains are PCM
+        codec = system.inner.kind if system.inner.kind in CODED_SOURCES else None
+        return _restore(degraded, sr, content, codec, kbps if codec else None), kbps
     from ..io.thirdparty import roundtrip
 
     return roundtrip(audio, sr, system.kind, system.value)
 
 
-def _restore(audio: np.ndarray, sr: int, content: str) -> np.ndarray:
-    """The `nac restore --content CONTENT` path, at the input's rate and length."""
-    from ..restore.plan import restore_audio
+def _restore(audio: np.ndarray, sr: int, content: str, codec: str | None = None,
+             kbps: float | None = None) -> np.ndarray:
+    """The `nac restore --content CONTENT` path, at the input's rate and length, for input that
+    came out of `codec` at `kbps` (None: PCM, e.g. a WAV file)."""
+    from ..restore.plan import apply_plan, plan_restore
 
-    return restore_audio(audio[None].astype(np.float32), sr, content, out_rate=sr)[0][0]
+    x = audio[None].astype(np.float32)
+    return apply_plan(x, sr, plan_restore(x, sr, content, codec=codec, kbps=kbps), out_rate=sr)[0][0]
