@@ -59,6 +59,9 @@ def test_sources_report_codec_bitrate_and_bandwidth(tmp_path, speech, tiny_model
     (tmp_path / "a.opus").write_bytes(data)
     src = open_source(tmp_path / "a.opus")
     assert src.info.codec == "opus" and 5 < src.info.kbps < 8
+    # a 1-s clip: its Ogg pages and headers weigh as much as its audio; the rate is the payload's
+    (tmp_path / "short.opus").write_bytes(thirdparty.encode_bytes(x[:sr], sr, "opus", 6)[0])
+    assert 5 < open_source(tmp_path / "short.opus").info.kbps < 7
     assert src.info.bandwidth_hz < 8000
     sf.write(tmp_path / "b.wav", x, sr)
     assert open_source(tmp_path / "b.wav").info.codec == "pcm"

@@ -75,14 +75,19 @@ def _file_source(path: Path) -> Decoded:
 
 
 def _probe(path: Path, seconds: float) -> tuple[str, float | None]:
-    """Codec name and bitrate from the container (PyAV), else from the file size."""
+    """Codec name and bitrate: the stream's nominal rate, else its packets' payload over its
+    duration (Ogg Opus carries no nominal rate, and the file's size would count the container's
+    pages and headers too: a 1-s Opus 6 kbps file measures 9+ kbps by size), else the file size."""
     try:
         import av
 
         with av.open(str(path)) as container:
             stream = container.streams.audio[0]
             codec = stream.codec_context.name
-            rate = stream.bit_rate or container.bit_rate
+            rate = stream.bit_rate
+            if not rate and seconds > 0:
+                payload = sum(packet.size for packet in container.demux(stream))
+                rate = payload * 8 / seconds if payload else container.bit_rate
     except Exception:
         return path.suffix.lstrip(".").lower() or "unknown", None
     if codec.startswith("pcm_"):
