@@ -50,7 +50,7 @@ REGISTRY: dict[str, ModelCard] = {
                   # dev speech, 25 files, paired (reports/restore_training.md, session 9): Opus 6 +
                   # keep band LSD 2.97 -> 1.02, PESQ +0.046 +- 0.046, ViSQOL +0.031 +- 0.161, DNSMOS
                   # +0.017 +- 0.020 (vs the 8 500-step restorer: PESQ +0.038 +- 0.025); 8 kHz speech
-                  # + keep band PESQ -0.400 +- 0.115 at 8 500 steps: passes through
+                  # + keep band PESQ -0.240 +- 0.115 (LSD 0.23x), phone PESQ -0.003 +- 0.011: pass through
                   restores=("opus-low",), keeps_band=("opus-low",)),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
                   "75c09cd3aa2812d8408224aced27a7fac5a144adcf371162147ca86ca55280a1",
