@@ -52,6 +52,12 @@ def scores(x: np.ndarray, y: np.ndarray) -> dict:
     return out
 
 
+def paired(after: list[dict], before: list[dict], metric: str) -> tuple[float, float]:
+    """Mean and 95 % CI of `after` - `before` over the files both scored."""
+    return mean_ci([a[metric] - b[metric] for a, b in zip(after, before)
+                    if a[metric] is not None and b[metric] is not None])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("restorer")
@@ -84,14 +90,10 @@ def main() -> None:
             base = rows["input"]
             cells = [f"{metric} {np.mean([r[metric] for r in base if r[metric] is not None]):.3f}"]
             for variant in args.variants:
-                pairs = [(a[metric], b[metric]) for a, b in zip(rows[variant], base)
-                         if a[metric] is not None and b[metric] is not None]
-                m, ci = mean_ci([a - b for a, b in pairs])
+                m, ci = paired(rows[variant], base, metric)
                 cells.append(f"{variant} {m:+.3f}±{ci:.3f}")
                 if baseline is not None:
-                    pairs = [(a[metric], b[metric]) for a, b in zip(rows[variant], rows["base " + variant])
-                             if a[metric] is not None and b[metric] is not None]
-                    m, ci = mean_ci([a - b for a, b in pairs])
+                    m, ci = paired(rows[variant], rows["base " + variant], metric)
                     cells.append(f"(vs baseline {m:+.3f}±{ci:.3f})")
             line.append(" ".join(cells))
         print(" | ".join(line), flush=True)

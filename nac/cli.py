@@ -151,7 +151,8 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
             from .restore.plan import restore_audio
 
             audio = np.concatenate(list(blocks), axis=1)
-            blocks = [restore_audio(audio, info["sample_rate"], "auto", postfilter_model, info["sample_rate"])[0]]
+            blocks = [restore_audio(audio, info["sample_rate"], "auto", postfilter_model, info["sample_rate"],
+                                    codec="nac")[0]]
         write_blocks(dst, blocks, info["sample_rate"], info["channels"], info["num_samples"])
     if not quiet and dst != "-":
         click.echo(f"wrote {dst}: {info['num_samples'] / info['sample_rate']:.2f} s, {info['channels']} ch, "

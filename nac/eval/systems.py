@@ -103,7 +103,6 @@ def _restore(audio: np.ndarray, sr: int, content: str, codec: str | None = None,
              kbps: float | None = None) -> np.ndarray:
     """The `nac restore --content CONTENT` path, at the input's rate and length, for input that
     came out of `codec` at `kbps` (None: PCM, e.g. a WAV file)."""
-    from ..restore.plan import apply_plan, plan_restore
+    from ..restore.plan import restore_audio
 
-    x = audio[None].astype(np.float32)
-    return apply_plan(x, sr, plan_restore(x, sr, content, codec=codec, kbps=kbps), out_rate=sr)[0][0]
+    return restore_audio(audio[None].astype(np.float32), sr, content, out_rate=sr, codec=codec, kbps=kbps)[0][0]

@@ -125,6 +125,9 @@ def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | No
 
 
 def restore_audio(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None,
-                  out_rate: int | None = None, strength: float = 1.0) -> tuple[np.ndarray, int]:
-    """What `nac restore` does to (C, T) audio: plan (detect, decide), then restore or pass through."""
-    return apply_plan(audio, sr, plan_restore(audio, sr, content, model, strength), out_rate)
+                  out_rate: int | None = None, strength: float = 1.0, codec: str | None = None,
+                  kbps: float | None = None) -> tuple[np.ndarray, int]:
+    """What `nac restore` does to (C, T) audio that came out of `codec` at `kbps` (None: PCM, as
+    from a WAV file): plan (detect, decide), then restore or pass through."""
+    plan = plan_restore(audio, sr, content, model, strength, codec=codec, kbps=kbps)
+    return apply_plan(audio, sr, plan, out_rate)

@@ -112,7 +112,7 @@ def codec_compare(data: bytes, filename: str, kbps: float, model: str | None = N
     if postfilter:
         from ..restore.plan import restore_audio
 
-        nac_audio = restore_audio(nac_audio, sr, "auto", None, sr)[0]
+        nac_audio = restore_audio(nac_audio, sr, "auto", None, sr, codec="nac", kbps=kbps)[0]
     opus_audio, opus_kbps = roundtrip(audio.mean(0), sr, "opus", kbps)  # aligned: the codec delay removed
     opus_bytes = round(opus_kbps * seconds * 1000 / 8)
     items = {"original": (audio, len(data)), "nac": (nac_audio, len(nac_data)), "opus": (opus_audio[None], opus_bytes)}
