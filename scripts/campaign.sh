@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2 (decoder v2, default), v2-fp32, v2-unfrozen, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: v2 (decoder v2, default), v2-fp32, v2-unfrozen, v2-mpd, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -32,6 +32,9 @@ case "$ARM" in
   # the same with the encoder and codebooks trained too: is the frozen latent space the ceiling
   # (reports/training.md, session 8)? A new latent space: restorers would retrain against it
   v2-unfrozen) CONFIG=configs/nac-16k-v2-unfrozen.json ;;
+  # the discriminator-set A/B: the multi-period discriminator alone (no multi-scale STFT judge,
+  # the costlier of the two on one thread), the same warm start and seed as the v2 arm
+  v2-mpd) CONFIG=configs/nac-16k-v2-mpd.json ;;
   baseline) CONFIG=configs/nac-16k-compressed.json ;;
   # the baseline recipe annealed to a 10x lower learning rate; seed it with a copy of the
   # baseline arm's latest.pt to continue that run (optimiser and all) on the lower floor
@@ -43,7 +46,7 @@ case "$ARM" in
   restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
   # speech restoration into the codec's latent space (nac/restore/latent.py): latent regression
   restore-latent) CONFIG=configs/restore-latent-speech-16k.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, v2-unfrozen, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, v2-unfrozen, v2-mpd, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 # a new machine: continue from the state the last session committed (scripts/campaign_state.py)

@@ -220,3 +220,22 @@ def test_resume_without_optimizer_state_warms_up_again(tmp_path, data_dir):
     assert lr_at(2, cfg, resumed.start_step) < lr_at(3, cfg, resumed.start_step)  # warming up
     resumed.train()
     assert checkpoint.load(tmp_path / "latest.pt")["step"] == 6
+
+
+def test_discriminator_sets_for_the_ab():
+    """The discriminator-set A/B (`campaign.sh v2-mpd`): "mpd" judges with the multi-period
+    discriminator alone, "mpd+msstft" adds the multi-scale STFT one; both see the waveform."""
+    from nac.train.discriminators import (
+        MultiPeriodDiscriminator,
+        MultiScaleSTFTDiscriminator,
+        build_discriminator,
+    )
+
+    mpd = build_discriminator("mpd", griffin_lim=False)
+    both = build_discriminator("mpd+msstft", griffin_lim=False)
+    assert [type(p) for p in mpd.parts] == [MultiPeriodDiscriminator]
+    assert [type(p) for p in both.parts] == [MultiPeriodDiscriminator, MultiScaleSTFTDiscriminator]
+    wav = torch.randn(2, 4000)
+    assert len(mpd(wav)) == 5 and len(both(wav)) > 5
+    with pytest.raises(ValueError, match="unknown discriminators"):
+        build_discriminator("nope", griffin_lim=False)

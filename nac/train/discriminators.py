@@ -112,19 +112,21 @@ class WaveformDiscriminators(nn.Module):
 
 def build_discriminator(kind: str, griffin_lim: bool) -> nn.Module:
     """`kind`: "auto" (magnitudes for a Griffin-Lim decoder, else the multi-scale STFT), "msstft",
-    "mpd+msstft" or "magnitude"."""
+    "mpd" (the multi-period discriminator alone), "mpd+msstft" or "magnitude"."""
     if kind == "auto":
         kind = "magnitude" if griffin_lim else "msstft"
     if kind == "magnitude":
         return MagnitudeDiscriminator()
     if kind == "msstft":
         return MultiScaleSTFTDiscriminator()
+    if kind == "mpd":
+        return WaveformDiscriminators(MultiPeriodDiscriminator())
     if kind == "mpd+msstft":
         # 16 channels and a first stride of 2 along frequency: at 32 channels and full resolution
         # the STFT judges cost 4x the generator on one CPU thread
         return WaveformDiscriminators(MultiPeriodDiscriminator(),
                                       MultiScaleSTFTDiscriminator(channels=16, first_stride=2))
-    raise ValueError(f"unknown discriminators {kind!r}: auto, msstft, mpd+msstft or magnitude")
+    raise ValueError(f"unknown discriminators {kind!r}: auto, msstft, mpd, mpd+msstft or magnitude")
 
 
 class MagnitudeDiscriminator(nn.Module):
