@@ -240,7 +240,11 @@ def info(src: str, as_json: bool) -> None:
               help="Sampling weight per --data folder (overrides the config's data_weights).")
 @friendly_errors
 def train(config, data, out, dev, steps, until, resume, init, device, data_weights) -> None:
-    """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP: nccl on GPUs, gloo on CPUs)."""
+    """Train a codec. Works under `torchrun --nproc_per_node N -m nac train ...` (DDP: nccl on GPUs, gloo on CPUs).
+    A config with "kind": "causal-distill" distils a causal, low-latency student from a shipped
+    codec instead (`nac/train/causal.py`)."""
+    from .train.causal import is_causal_config
+    from .train.causal import run as run_causal
     from .train.trainer import run
 
     weights = None
@@ -249,6 +253,11 @@ def train(config, data, out, dev, steps, until, resume, init, device, data_weigh
             weights = [float(w) for w in data_weights.split(",")]
         except ValueError:
             raise click.BadParameter(f"{data_weights!r}: expected comma-separated numbers") from None
+    if is_causal_config(config):
+        if init or (device and device != "cpu"):
+            raise click.UsageError("a causal-distill config starts from its teacher on the CPU: drop --init/--device")
+        run_causal(config, list(data), out, dev=dev, steps=steps, resume=resume, until=until, data_weights=weights)
+        return
     run(config, list(data), out, dev=dev, steps=steps, resume=resume, init=init, until=until, device=device,
         data_weights=weights)
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from . import pitch as pitch_coding
 from .modules import ConvNeXtStack, ISTFTHead, STFTFeatures, sharpen_magnitude
+from .online_phase import OnlinePhase
 from .quantization import QuantizerOutput, ResidualQuantizer
 
 
@@ -81,6 +82,12 @@ class CodecConfig:
     # streaming latency in all), 0 = causal blocks (streaming latency ~0.07 s: the STFT window,
     # the stride-2 pair, the decoder's input conv and the iSTFT overlap; `nac/codec/stateful.py`).
     lookahead: int | None = None
+    # Griffin-Lim decoders: None makes the phase by whole-file Griffin-Lim (1.54 s of streaming
+    # look-ahead); N makes it frame by frame with N STFT frames (10 ms each) of look-ahead and
+    # `online_phase_iters` refinements per frame (RTISI-LA, `online_phase.py`; on the shipped
+    # decoder's 6-kbps magnitudes 3 frames and 8 iterations score PESQ 2.17 against 2.20).
+    online_phase_lookahead: int | None = None
+    online_phase_iters: int = 8
 
     def __post_init__(self) -> None:
         self.encoder_depth = tuple(self.encoder_depth)
@@ -175,8 +182,18 @@ class Decoder(nn.Module):
         if self.griffin_lim_iters:
             if self.pitch is not None and self.cfg.oscillator_phase:
                 phase = self._oscillator_start(f0, phase, phase0)
-            phase = self.head.griffin_lim(mag, phase, self.griffin_lim_iters)
+            if self.cfg.online_phase_lookahead is not None and not mag.requires_grad and mag.device.type == "cpu":
+                phase = self.online_phase(mag, phase)
+            else:
+                phase = self.head.griffin_lim(mag, phase, self.griffin_lim_iters)
         return self.head.istft(mag * phase)
+
+    def online_phase(self, mag: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        """The phase a stream would make (`OnlinePhase`), for the whole signal at once."""
+        online = OnlinePhase(self.cfg.n_fft, self.cfg.stft_hop, self.cfg.online_phase_lookahead,
+                             self.cfg.online_phase_iters)
+        unit = online.unit_phase(mag.transpose(1, 2).float().numpy(), phase.transpose(1, 2).numpy())
+        return torch.from_numpy(unit).transpose(1, 2).to(phase.dtype)
 
     def _oscillator_start(self, f0: torch.Tensor, phase: torch.Tensor, phase0: torch.Tensor | None) -> torch.Tensor:
         if phase0 is None:
