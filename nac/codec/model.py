@@ -177,21 +177,23 @@ class Decoder(nn.Module):
         return self.synthesize(*self.spectrum(z, f0), f0, phase0)
 
     def synthesize(self, mag: torch.Tensor, phase: torch.Tensor, f0: torch.Tensor | None = None,
-                   phase0: torch.Tensor | None = None) -> torch.Tensor:
-        """Magnitude and phase guess (B, bins, 2N) -> waveform: Griffin-Lim (if configured), iSTFT."""
+                   phase0: torch.Tensor | None = None, cfg: "CodecConfig | None" = None) -> torch.Tensor:
+        """Magnitude and phase guess (B, bins, 2N) -> waveform: Griffin-Lim or the online phase
+        (if configured: `cfg`, a codec's view of this decoder, else its own), iSTFT."""
+        cfg = cfg or self.cfg
         if self.griffin_lim_iters:
             if self.pitch is not None and self.cfg.oscillator_phase:
                 phase = self._oscillator_start(f0, phase, phase0)
-            if self.cfg.online_phase_lookahead is not None and not mag.requires_grad and mag.device.type == "cpu":
-                phase = self.online_phase(mag, phase)
+            if cfg.online_phase_lookahead is not None and not mag.requires_grad and mag.device.type == "cpu":
+                phase = self.online_phase(mag, phase, cfg)
             else:
                 phase = self.head.griffin_lim(mag, phase, self.griffin_lim_iters)
         return self.head.istft(mag * phase)
 
-    def online_phase(self, mag: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def online_phase(mag: torch.Tensor, phase: torch.Tensor, cfg: "CodecConfig") -> torch.Tensor:
         """The phase a stream would make (`OnlinePhase`), for the whole signal at once."""
-        online = OnlinePhase(self.cfg.n_fft, self.cfg.stft_hop, self.cfg.online_phase_lookahead,
-                             self.cfg.online_phase_iters)
+        online = OnlinePhase(cfg.n_fft, cfg.stft_hop, cfg.online_phase_lookahead, cfg.online_phase_iters)
         unit = online.unit_phase(mag.transpose(1, 2).float().numpy(), phase.transpose(1, 2).numpy())
         return torch.from_numpy(unit).transpose(1, 2).to(phase.dtype)
 
@@ -334,7 +336,7 @@ class NacCodec(nn.Module):
         mag, phase = self._spectrum(z, f0)
         if self.cfg.sharpen != 1.0:
             mag = sharpen_magnitude(mag, self.cfg.sharpen)
-        return self.decoder.synthesize(mag, phase, f0, phase0)
+        return self.decoder.synthesize(mag, phase, f0, phase0, cfg=self.cfg)
 
     @torch.no_grad()
     def silence_codes(self, n_q: int) -> torch.Tensor | None:
@@ -356,8 +358,16 @@ class NacCodec(nn.Module):
 
     def with_postfilter(self, sharpen: float | None = None) -> "NacCodec":
         """The same codec (shared weights) decoding with the sharpening post-filter."""
+        return self.with_config(sharpen=POSTFILTER_SHARPEN if sharpen is None else sharpen)
+
+    def with_config(self, **decode_settings) -> "NacCodec":
+        """The same codec (shared weights) with other decode-time settings (`sharpen`,
+        `online_phase_lookahead`, `online_phase_iters`): nothing the weights depend on."""
+        bad = set(decode_settings) - {"sharpen", "online_phase_lookahead", "online_phase_iters"}
+        if bad:
+            raise ValueError(f"not decode-time settings: {sorted(bad)}")
         codec = copy.copy(self)  # shallow: modules shared, own config
-        codec.cfg = dataclasses.replace(self.cfg, sharpen=POSTFILTER_SHARPEN if sharpen is None else sharpen)
+        codec.cfg = dataclasses.replace(self.cfg, **decode_settings)
         return codec
 
     # The two networks, as hooks another backend can replace (`nac/onnx.py`).

@@ -8,9 +8,10 @@ one frame of work per layer (`streaming.py` recomputes a window of context on ev
 
 The output equals whole-signal coding (`decode_whole`): each layer runs on a window of real
 frames as soon as its look-ahead has arrived, with whole-signal coding's zero padding at the
-ends. The latency is the sum of the layers' look-aheads (`latency_seconds`). For models that
-predict the phase (`griffin_lim_iters: 0`) without pitch: Griffin-Lim couples every frame to its
-neighbours over many iterations and cannot stream this way.
+ends. The latency is the sum of the layers' look-aheads (`measure_latency`). For models without
+pitch that predict the phase (`griffin_lim_iters: 0`) or make it online (`online_phase_lookahead`,
+`online_phase.py`): whole-file Griffin-Lim couples every frame to its neighbours over many
+iterations and cannot stream this way.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .online_phase import OnlinePhase
 from .streaming import EDGE_FRAMES, edge_codes
 
 
@@ -97,10 +99,24 @@ def _chain(layers, x, final: bool):
     return x
 
 
+# A Griffin-Lim model configured for whole-file phase (the shipped nac-16k) streams with its
+# phase made online, this many STFT frames ahead (reports/training.md, session 10: PESQ -0.03
+# against whole-file Griffin-Lim on dev speech, 1.5 s less look-ahead).
+DEFAULT_PHASE_LOOKAHEAD = 3
+
+
 def _check(model) -> None:
-    if model.cfg.griffin_lim_iters or model.pitch_levels:
-        raise ValueError("stateful streaming needs a model that predicts phase, without pitch "
-                         "(griffin_lim_iters 0); use nac.codec.streaming for this one")
+    if model.pitch_levels:
+        raise ValueError("stateful streaming needs a model without pitch; use nac.codec.streaming for this one")
+
+
+def online_phase_model(model):
+    """`model` itself if it predicts or streams its phase, else a shallow copy whose decoder makes
+    the phase online (`DEFAULT_PHASE_LOOKAHEAD`): what `StatefulDecoder` decodes, so that
+    `decode_whole(online_phase_model(model), codes)` is the stream's audio as a file."""
+    if not model.cfg.griffin_lim_iters or model.cfg.online_phase_lookahead is not None:
+        return model
+    return model.with_config(online_phase_lookahead=DEFAULT_PHASE_LOOKAHEAD)
 
 
 class StatefulEncoder:
@@ -159,6 +175,9 @@ class StatefulDecoder:
         dec = model.decoder
         self.model, self.hop = model, model.hop
         self.head = dec.head
+        cfg = online_phase_model(model).cfg
+        self.phase = (OnlinePhase(cfg.n_fft, cfg.stft_hop, cfg.online_phase_lookahead, cfg.online_phase_iters)
+                      if cfg.griffin_lim_iters else None)
         proj = dec.proj_in
         up = dec.up
         self.layers = [_Window(1, 1, lambda w: F.conv1d(w, proj.weight, proj.bias)), *_blocks(dec.coarse),
@@ -196,7 +215,13 @@ class StatefulDecoder:
         x = _chain(self.layers, z, final)
         if x is not None and x.shape[-1]:
             mag, phase = self.head.spectrum(x)
-            self._overlap_add((mag * phase).transpose(1, 2))
+            if self.phase is None:
+                self._overlap_add((mag * phase).transpose(1, 2))
+            else:  # only the frames whose phase is final
+                self._overlap_add(torch.from_numpy(self.phase.push(mag.transpose(1, 2).numpy(),
+                                                                   phase.transpose(1, 2).numpy())))
+        if final and self.phase is not None:
+            self._overlap_add(torch.from_numpy(self.phase.flush()))
         audio, first = self._emit(final)
         lo = self.edge_frames * self.hop  # keep the stream's own samples only
         hi = lo + self.frames_in * self.hop
@@ -204,6 +229,8 @@ class StatefulDecoder:
         return np.ascontiguousarray(audio[:, a - first:max(a, b) - first])
 
     def _overlap_add(self, spec_t: torch.Tensor) -> None:
+        if spec_t.shape[1] == 0:
+            return
         head = self.head
         frames = torch.fft.irfft(spec_t, head.n_fft, dim=-1) * head.window
         squares = head.window.square().expand_as(frames)
