@@ -183,6 +183,7 @@ class StatefulDecoder:
         self.layers = [_Window(1, 1, lambda w: F.conv1d(w, proj.weight, proj.bias)), *_blocks(dec.coarse),
                        lambda x: up(x), *_blocks(dec.fine), lambda x: dec.norm(x.transpose(1, 2)).transpose(1, 2)]
         self.edge: torch.Tensor | None = None
+        self.channels = 1  # until the first codes say otherwise: every output is (channels, samples)
         self.edge_frames = 0  # silence frames decoded before the stream (never output)
         self.frames_in = 0  # the stream's own frames
         self.sig = self.env = None  # overlap-add buffers (signal, window energy) from padded sample `ola_start`
@@ -192,8 +193,10 @@ class StatefulDecoder:
     def push(self, codes: np.ndarray) -> np.ndarray:
         """(frames, C, n_q) codes -> (C, samples) audio that is final (possibly no samples)."""
         codes = torch.from_numpy(np.ascontiguousarray(codes)).permute(1, 2, 0).long()
+        if codes.shape[0]:
+            self.channels = codes.shape[0]
         if codes.shape[-1] == 0 and self.edge is None:
-            return np.zeros((codes.shape[0], 0), np.float32)
+            return np.zeros((self.channels, 0), np.float32)
         self.frames_in += codes.shape[-1]
         if self.edge is None:
             self.edge = edge_codes(self.model, codes.shape[0], codes.shape[1])
@@ -206,7 +209,7 @@ class StatefulDecoder:
     def flush(self) -> np.ndarray:
         """The rest of the audio (the decoder sees silence after the stream)."""
         if self.edge is None and self.sig is None:
-            return np.zeros((0, 0), np.float32)
+            return np.zeros((self.channels, 0), np.float32)
         tail = self.edge.long() if self.edge is not None else None
         return self._render(tail, final=True)
 
@@ -253,7 +256,7 @@ class StatefulDecoder:
         """The samples no later frame will touch, normalised by the window energy (as
         `ISTFTHead.istft`), and the unpadded index of the first of them."""
         if self.sig is None:
-            return np.zeros((0, 0), np.float32), 0
+            return np.zeros((self.channels, 0), np.float32), 0
         ready = self.sig.shape[1] if final else max(0, self.ola_frames * self.head.hop - self.ola_start)
         out = self.sig[:, :ready] / self.env[:, :ready].clamp_min(1e-8)
         first = self.ola_start - self.head._pad
