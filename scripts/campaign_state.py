@@ -33,6 +33,8 @@ LIMIT = 15 * 2 ** 20  # under the 16 MiB a lent GPU can send back per file, and 
 
 
 def frozen_prefixes(ckpt: dict) -> tuple[str, ...]:
+    if ckpt.get("teacher_sha256"):  # a causal student (nac/train/causal.py): the teacher's codebooks,
+        return ("quantizer.",)      # which the distiller restores from the teacher itself
     return ("encoder.", "quantizer.") if ckpt.get("train_config", {}).get("freeze_encoder") else ()
 
 
@@ -56,7 +58,8 @@ def save(arm: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.pt"):
         old.unlink()
-    meta = {k: ckpt[k] for k in ("kind", "config", "train_config", "step", "start_step") if k in ckpt}
+    meta = {k: ckpt[k] for k in ("kind", "config", "train_config", "step", "start_step", "teacher_sha256")
+            if k in ckpt}
     if "codec_config" in ckpt:
         meta["codec_config"] = ckpt["codec_config"]
     files = []
@@ -69,7 +72,8 @@ def save(arm: str) -> None:
         for filename, part in shards(state, name):
             torch.save(part, folder / filename)
             files.append(filename)
-    meta["files"], meta["frozen_from"] = files, "nac/pretrained/nac-16k.pt" if skip else None
+    decoder_only = skip and "teacher_sha256" not in ckpt
+    meta["files"], meta["frozen_from"] = files, "nac/pretrained/nac-16k.pt" if decoder_only else None
     (folder / "state.json").write_text(json.dumps(meta, indent=1) + "\n")
     sizes = sum((folder / f).stat().st_size for f in files)
     print(f"saved {arm} at step {meta['step']}: {len(files)} files, {sizes / 2 ** 20:.1f} MB in {folder}")

@@ -86,7 +86,7 @@ class CausalDistiller:
         self.mag_loss = MagnitudeLoss(teacher_cfg.sample_rate, teacher_cfg.n_fft)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
-        self.step = 0
+        self.step = self.start_step = 0  # start_step: where the current optimiser started
         latest = self.out / "latest.pt"
         if latest.exists() and not resume:
             raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume or choose another --out")
@@ -94,9 +94,16 @@ class CausalDistiller:
         self.ema = WeightEMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
         if latest.exists():
             ckpt = checkpoint.load(latest)
-            self.model.load_state_dict(ckpt["model"])
-            self.opt.load_state_dict(ckpt["optimizer"])
+            # state carried across sessions (scripts/campaign_state.py) leaves out the codebooks
+            # (the teacher's, loaded above) and the optimiser's moments
+            missing, _ = self.model.load_state_dict(ckpt["model"], strict=False)
+            if any(not k.startswith("quantizer.") for k in missing):
+                raise ValueError(f"{latest} does not fit this student: missing {missing[:3]}")
             self.step = ckpt["step"]
+            if ckpt.get("fresh_optimizer"):
+                self.start_step = self.step  # a new warm-up from here
+            else:
+                self.opt.load_state_dict(ckpt["optimizer"])
             if self.ema is not None:
                 self.ema.load_state_dict(ckpt["ema"])
             print(f"resumed from {latest} at step {self.step}", flush=True)
@@ -117,7 +124,7 @@ class CausalDistiller:
             self.step += 1
             bar.update(1)
             if self.step % cfg.log_every == 0:
-                stats.update(step=self.step, lr=lr_at(self.step, cfg), steps_per_s=(self.step - s0) / (time.time() - t0))
+                stats.update(step=self.step, lr=lr_at(self.step, cfg, self.start_step), steps_per_s=(self.step - s0) / (time.time() - t0))
                 if writer is None:
                     writer, log_file = _csv_appender(self.out / "metrics.csv", list(stats))
                 writer.writerow(stats)
@@ -134,7 +141,7 @@ class CausalDistiller:
     def train_step(self) -> dict:
         cfg, teacher, student = self.cfg, self.teacher, self.model
         for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.step, cfg)
+            group["lr"] = lr_at(self.step, cfg, self.start_step)
         student.train()
         wav = teacher._pad(self.sampler.batch(cfg.batch_size))
         with torch.no_grad():
