@@ -274,11 +274,12 @@ def run(args, paused: list[int]) -> None:
     lines += ["", f"Decoding {rows[-1][0]:g} min takes {ratio:.2f}× the peak memory of {rows[0][0]:g} min "
               f"(target ≤ 1.5×).", ""]
     ms = lambda frames: frames * model.hop / model.sample_rate * 1000  # noqa: E731
-    lines += ["## Streaming latency", "",
-              f"`StreamingEncoder` / `StreamingDecoder` (`nac/streaming.py`) emit a frame once its look-ahead "
-              f"has arrived: {model.encoder_context_frames} frames ({ms(model.encoder_context_frames):.0f} ms) "
-              f"to encode, {model.context_frames} frames ({ms(model.context_frames):.0f} ms) to decode (mostly "
-              "Griffin-Lim's reach); no low-latency mode yet.", ""]
+    lines += ["## Streaming", "",
+              f"Windowed runner (`nac/codec/streaming.py`, the file's whole-file Griffin-Lim): a frame leaves once its "
+              f"look-ahead has arrived: {model.encoder_context_frames} frames ({ms(model.encoder_context_frames):.0f} ms) "
+              f"to encode, {model.context_frames} frames ({ms(model.context_frames):.0f} ms) to decode. The stateful "
+              "runners with 20-ms blocks and the online phase: [streaming.md](streaming.md) "
+              "(`scripts/bench_streaming.py`).", ""]
     try:
         import matplotlib
 
