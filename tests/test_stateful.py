@@ -19,9 +19,9 @@ def tiny_model(**kw) -> NacCodec:
     return model.eval()
 
 
-@pytest.mark.parametrize("lookahead", [None, 0])
-def test_stateful_streams_equal_whole_signal_coding(lookahead):
-    model = tiny_model(lookahead=lookahead)
+@pytest.mark.parametrize("lookahead,delay", [(None, 0), (0, 0), (0, 2)])
+def test_stateful_streams_equal_whole_signal_coding(lookahead, delay):
+    model = tiny_model(lookahead=lookahead, encoder_delay=delay)
     x = tone(16000, 1.37, 300.0, channels=2)
     whole_enc = StreamingEncoder(model, 6)
     reference = np.concatenate(whole_enc.push(x) + whole_enc.flush(), 0)  # (frames, C, n_q)
@@ -41,8 +41,11 @@ def test_stateful_streams_equal_whole_signal_coding(lookahead):
 
 
 def test_causal_blocks_stream_within_100_ms_and_centred_ones_do_not():
-    assert measure_latency(tiny_model(lookahead=0)) <= 0.100
+    causal = measure_latency(tiny_model(lookahead=0))
+    assert causal <= 0.100
     assert measure_latency(tiny_model()) > 0.100  # TINY: one centred block per stack
+    # an encoder delay of 2 code frames waits exactly 40 ms more
+    assert measure_latency(tiny_model(lookahead=0, encoder_delay=2)) == pytest.approx(causal + 0.040)
 
 
 def test_whole_file_griffin_lim_models_stream_with_the_online_phase():

@@ -88,6 +88,10 @@ class CodecConfig:
     # decoder's 6-kbps magnitudes 3 frames and 8 iterations score PESQ 2.17 against 2.20).
     online_phase_lookahead: int | None = None
     online_phase_iters: int = 8
+    # Code frames (20 ms each) the encoder's output waits for: latent t is computed from the
+    # audio up to frame t + encoder_delay, one fixed look-ahead at the output instead of one in
+    # every block (causal students: `nac/train/causal.py`).
+    encoder_delay: int = 0
 
     def __post_init__(self) -> None:
         self.encoder_depth = tuple(self.encoder_depth)
@@ -123,12 +127,16 @@ class Encoder(nn.Module):
         self.proj_out = nn.Linear(d, cfg.latent_dim)
         # frames (at the code rate) on each side that influence one latent frame
         window = math.ceil(cfg.n_fft / 2 / cfg.hop)
-        self.receptive_field = window + math.ceil(self.fine.receptive_field / 2) + 1 + self.coarse.receptive_field
+        self.delay, self.hop = cfg.encoder_delay, cfg.hop
+        self.receptive_field = (window + math.ceil(self.fine.receptive_field / 2) + 1 + self.coarse.receptive_field
+                                + self.delay)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        if self.delay:  # the stream's end, as a delayed stream's flush sees it: silence
+            wav = nn.functional.pad(wav, (0, self.delay * self.hop))
         x = self.fine(self.proj_in(self.features(wav)))
         x = self.coarse(self.down(x))
-        return self.proj_out(self.norm(x.transpose(1, 2))).transpose(1, 2)
+        return self.proj_out(self.norm(x.transpose(1, 2))).transpose(1, 2)[..., self.delay:]
 
 
 class Decoder(nn.Module):

@@ -127,6 +127,7 @@ class StatefulEncoder:
         self.features, self.stft_hop = enc.features, enc.features.hop
         self.samples: np.ndarray | None = None  # the padded signal not yet cut into frames
         self.received = 0
+        self.to_skip = enc.delay  # a delayed encoder's first outputs belong before the stream
         down = enc.down
         pairs = _Pairs(lambda w: F.conv1d(w, down.weight, down.bias, stride=2))
         self.layers = [enc.proj_in, *_blocks(enc.fine), pairs, *_blocks(enc.coarse),
@@ -148,7 +149,7 @@ class StatefulEncoder:
         if self.samples is None:
             return np.zeros((0, 0, self.n_q), np.int64)
         total = -(-self.received // self.hop) * self.hop
-        pad = total - self.received + self.features.pad
+        pad = total - self.received + self.features.pad + self.model.encoder.delay * self.hop
         self.samples = np.pad(self.samples, ((0, 0), (0, pad)))
         return self._code(self._frames(), final=True)
 
@@ -163,6 +164,9 @@ class StatefulEncoder:
 
     def _code(self, feats: torch.Tensor | None, final: bool) -> np.ndarray:
         z = _chain(self.layers, feats, final)
+        if z is not None and self.to_skip:
+            skip = min(self.to_skip, z.shape[-1])
+            z, self.to_skip = z[..., skip:], self.to_skip - skip
         if z is None or z.shape[-1] == 0:
             return np.zeros((0, self.samples.shape[0], self.n_q), np.int64)
         codes = self.model.quantizer.encode(z, self.n_q)

@@ -43,6 +43,7 @@ from .trainer import OptimConfig, _append_dev, _build, _csv_appender, lr_at, mag
 class CausalDistillConfig(OptimConfig):
     teacher: str = "nac-16k"  # registry name or checkpoint path
     lookahead: int = 0  # future frames per ConvNeXt block in the student (0: causal)
+    encoder_delay: int = 0  # code frames the student's encoder output waits for (CodecConfig.encoder_delay)
     online_phase_lookahead: int = 3  # STFT frames of look-ahead for the decode-time phase
     online_phase_iters: int = 8
     latent_weight: float = 10.0
@@ -77,7 +78,7 @@ class CausalDistiller:
         random.seed(cfg.seed)
         self.cfg, self.out, self.progress = cfg, Path(out), progress
         self.teacher, teacher_cfg, self.teacher_sha256 = frozen_codec(cfg.teacher)
-        self.model_cfg = replace(teacher_cfg, lookahead=cfg.lookahead,
+        self.model_cfg = replace(teacher_cfg, lookahead=cfg.lookahead, encoder_delay=cfg.encoder_delay,
                                  online_phase_lookahead=cfg.online_phase_lookahead,
                                  online_phase_iters=cfg.online_phase_iters)
         self.model = NacCodec(self.model_cfg, inference=True)
