@@ -39,7 +39,7 @@ def main() -> None:
         for label, arm in arms.items():
             ax.plot([s - args.start for s in arm["step"]], arm[col], marker="o", label=label)
         ax.set_title(f"{kbps} kbps")
-        ax.set_xlabel(f"adversarial steps (from step {args.start})")
+        ax.set_xlabel(f"steps after step {args.start}")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("dev PESQ-WB (trainer, 16 clips)")
     axes[0].legend()

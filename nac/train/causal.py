@@ -4,13 +4,15 @@
         [--resume]          (or: bash scripts/campaign.sh causal)
 
 The shipped model's ConvNeXt blocks each see 3 future frames: 0.85 s of its 0.90 s streaming
-look-ahead before any phase is made (reports/speed.md). The student has the same layers with
+look-ahead before any phase is made (reports/streaming.md). The student has the same layers with
 causal kernels (`CodecConfig.lookahead = 0`), starts from the teacher's weights and keeps its
 codebooks (frozen: the same bitstream, the same code statistics), and learns by regression:
 
-- its encoder, the teacher's latents before quantization (L1, relative to their mean size);
+- its encoder, the teacher's latents before quantization (L1, relative to their mean size), and
+  (`output_weight`) the teacher decoder's rendering of its latents against the teacher's own;
 - its decoder, the teacher decoder's magnitudes from the teacher's codes at a random bitrate
   (the shipped magnitude losses: log-mel, log-magnitude, spectral convergence, compressed).
+`encoder_delay` lets the encoder's output wait a fixed number of code frames (20 ms each).
 
 No discriminator: the teacher itself was regression-trained, so what the student cannot copy
 is what the future frames told the teacher. The phase is made at decode time frame by frame
