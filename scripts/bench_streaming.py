@@ -4,7 +4,8 @@ quality against decoding the file.
 
     python scripts/bench_streaming.py [MODEL ...] [--stride 4] [--pause-campaign]
 
-MODEL: registry names or checkpoints (default: nac-16k). Each streams through the stateful
+MODEL: registry names or checkpoints (default: nac-16k), optionally with decode-time settings
+("runs/campaign-causal-d1/latest.pt@online_phase_lookahead=2"). Each streams through the stateful
 runners (`nac/codec/stateful.py`; a whole-file Griffin-Lim model gets its phase made online,
 `online_phase.py`). Latency: `measure_latency` (how far the decoded audio lags the input in
 steady state). Speed: stateful encode + decode of 30 s of dev speech pushed in 20-ms blocks,
@@ -61,8 +62,15 @@ def timed(model, speech: np.ndarray) -> float:
     return len(speech) / 16000 / (time.perf_counter() - t0)
 
 
+def load_spec(spec: str):
+    """"name-or-checkpoint[@key=value,...]": decode-time overrides, e.g. online_phase_lookahead=2."""
+    name, _, over = spec.partition("@")
+    overrides = dict(kv.split("=") for kv in over.split(",")) if over else {}
+    return load(name, {k: int(v) if v.lstrip("-").isdigit() else v for k, v in overrides.items()})
+
+
 def measure(spec: str, clips, speech: np.ndarray, pause: bool) -> dict:
-    model = load(spec, {})
+    model = load_spec(spec)
     row = {"model": spec, "latency": measure_latency(model), "speed": timed(model, speech)}
     if pause:
         paused = pause_campaign()
