@@ -99,6 +99,12 @@ def parse_overrides(items: list[str]) -> dict:
     return {k: parse_value(v) for k, v in (s.split("=", 1) for s in items)}
 
 
+def load_spec(spec: str, overrides: dict | None = None) -> NacCodec:
+    """"name-or-checkpoint[@KEY=VALUE,...]": its own overrides applied after `overrides`."""
+    name, _, own = spec.partition("@")
+    return load(name, {**(overrides or {}), **parse_overrides(own.split(",") if own else [])})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+")
@@ -122,8 +128,7 @@ def main() -> None:
     files = dev_clips(args.dev, args.min_seconds)[:: args.stride]
     results = {}
     for spec in args.models:
-        name, _, own = spec.partition("@")
-        model = load(name, {**overrides, **parse_overrides(own.split(",") if own else [])})
+        model = load_spec(spec, overrides)
         rows = []
         for name, x in files:
             y = code(model, x, args.kbps)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from ab_eval import dev_clips, load  # noqa: E402
+from ab_eval import dev_clips, load_spec  # noqa: E402
 from bench_speed import pause_campaign  # noqa: E402
 
 from nac.codec.stateful import StatefulDecoder, StatefulEncoder, measure_latency  # noqa: E402
@@ -60,13 +60,6 @@ def timed(model, speech: np.ndarray) -> float:
     t0 = time.perf_counter()
     stream(model, speech)
     return len(speech) / 16000 / (time.perf_counter() - t0)
-
-
-def load_spec(spec: str):
-    """"name-or-checkpoint[@key=value,...]": decode-time overrides, e.g. online_phase_lookahead=2."""
-    name, _, over = spec.partition("@")
-    overrides = dict(kv.split("=") for kv in over.split(",")) if over else {}
-    return load(name, {k: int(v) if v.lstrip("-").isdigit() else v for k, v in overrides.items()})
 
 
 def measure(spec: str, clips, speech: np.ndarray, pause: bool) -> dict:

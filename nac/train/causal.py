@@ -175,12 +175,8 @@ class CausalDistiller:
         return stats
 
     def evaluate(self) -> dict:
-        out = {}
         with self.ema.averaged() if self.ema is not None else contextlib.nullcontext():
-            for kbps in self.cfg.dev_kbps:
-                suffix = "" if kbps == 6 else f"_{kbps:g}"
-                out.update({k + suffix: v for k, v in self.dev.score(self.model, kbps, torch.device("cpu")).items()})
-        return out
+            return self.dev.score_rates(self.model, self.cfg.dev_kbps, torch.device("cpu"))
 
     def save(self, path: Path) -> None:
         payload = {"kind": "codec", "config": self.model_cfg.to_dict(), "train_config": asdict(self.cfg),

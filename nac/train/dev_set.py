@@ -52,3 +52,12 @@ class DevSet:
         if pesq_scores:
             out["dev_pesq"] = float(np.mean(pesq_scores))
         return out
+
+    def score_rates(self, model, rates: list[float], device: torch.device) -> dict:
+        """`score` at each rate, as dev.csv columns: 6 kbps keeps the unsuffixed names of earlier
+        runs, other rates get `_{kbps}`."""
+        out = {}
+        for kbps in rates:
+            suffix = "" if kbps == 6 else f"_{kbps:g}"
+            out.update({k + suffix: v for k, v in self.score(model, kbps, device).items()})
+        return out

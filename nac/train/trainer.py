@@ -282,12 +282,8 @@ class Trainer:
     def evaluate(self) -> dict:
         """Dev metrics of the weights that would ship (the EMA's when there is one), at each of
         `cfg.dev_kbps`; 6 kbps keeps the unsuffixed column names of earlier runs."""
-        out = {}
         with self.ema.averaged() if self.ema is not None else contextlib.nullcontext():
-            for kbps in self.cfg.dev_kbps:
-                suffix = "" if kbps == 6 else f"_{kbps:g}"
-                out.update({k + suffix: v for k, v in self.dev.score(self.model, kbps, self.device).items()})
-        return out
+            return self.dev.score_rates(self.model, self.cfg.dev_kbps, self.device)
 
 
 def decoder_only_forward(model: NacCodec, decoder_call, wav: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
