@@ -114,3 +114,24 @@ def test_online_phase_stays_near_whole_file_griffin_lim():
     griffin_lim = head.griffin_lim(mag, zero, 32)
     assert consistency(online) < 0.3 * consistency(zero)
     assert consistency(online) < 1.5 * consistency(griffin_lim)
+
+
+def test_training_codebooks_are_read_fresh_and_a_stream_keeps_its_own():
+    """vector-quantize-pytorch updates training codebooks through `.data` (no version bump): a
+    cache keyed on versions served stale codebooks to every dev evaluation of a model whose
+    codebooks train. Training quantizers read them fresh; a stream codes with `books()` taken
+    when it opened."""
+    from nac.codec.quantization.rvq import ResidualQuantizer
+
+    torch.manual_seed(0)
+    rvq = ResidualQuantizer(8, 2, 16)
+    for level in rvq.rvq.layers:
+        level._codebook.embed.data.normal_()
+    z = torch.randn(1, 8, 40)
+    opened = rvq.books()
+    before = rvq.encode(z, 2)
+    for level in rvq.rvq.layers:  # as an EMA update does
+        level._codebook.embed.data.copy_(level._codebook.embed.data.flip(1))
+    after = rvq.encode(z, 2)
+    assert torch.equal(after[:, 0], 15 - before[:, 0])  # the same nearest codes, renumbered
+    assert torch.equal(rvq.encode(z, 2, books=opened), before)

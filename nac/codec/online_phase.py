@@ -79,17 +79,22 @@ class OnlinePhase:
     def _refine(self) -> None:
         n_fft, hop, c = self.n_fft, self.hop, self.committed
         total = self.spec.shape[1]
-        length = (total - 1) * hop + n_fft
-        fixed = np.zeros((self.spec.shape[0], length), np.float32)
+        fixed = np.zeros((self.spec.shape[0], (total - 1) * hop + n_fft), np.float32)
         if c:
             self._overlap_add(fixed, np.fft.irfft(self.spec[:, :c], n_fft, axis=-1) * self.window, 0)
-        mag = self.mag[:, c:]
+        mag, spec = self.mag[:, c:], self.spec[:, c:]
+        cut = c * hop + self.cut[:total - c]
+        signal = np.empty_like(fixed)  # reused: each iteration is ~10 small NumPy calls
         for _ in range(self.iters):
-            signal = fixed.copy()
-            self._overlap_add(signal, np.fft.irfft(self.spec[:, c:], n_fft, axis=-1) * self.window, c)
-            frames = signal[:, c * hop + self.cut[:total - c]]
-            rebuilt = np.fft.rfft(frames * self.analysis, axis=-1)
-            self.spec[:, c:] = mag * (rebuilt / (np.abs(rebuilt) + np.float32(1e-8)))
+            signal[:] = fixed
+            frames = np.fft.irfft(spec, n_fft, axis=-1)
+            frames *= self.window
+            self._overlap_add(signal, frames, c)
+            frames = signal[:, cut]
+            frames *= self.analysis
+            rebuilt = np.fft.rfft(frames, axis=-1)
+            spec = mag * rebuilt / (np.abs(rebuilt) + np.float32(1e-8))
+        self.spec[:, c:] = spec
 
     def _overlap_add(self, signal: np.ndarray, frames: np.ndarray, first: int) -> None:
         for i in range(frames.shape[1]):

@@ -50,23 +50,32 @@ class _Window:
 
 def _block_step(block):
     """A ConvNeXt block on a window of frames (B, C, L) -> its L - K + 1 interior outputs: the
-    same arithmetic as `ConvNeXtBlock.forward`, arranged for one or two frames at a time (the
-    depthwise conv as an einsum over unfolded frames, the MLP as addmm with pre-transposed
-    weights: torch's conv1d and linear spend ~4x longer on such tiny inputs). The weights are
-    read once: a stream decodes with the weights it was opened with."""
-    kernel = block.dwconv.weight[:, 0].detach()  # (C, K)
+    same arithmetic as `ConvNeXtBlock.forward`, arranged for one or two frames at a time (torch's
+    conv1d and linear spend ~4x longer on such tiny inputs). One frame of one stream, the 50-Hz
+    layers' usual call, is a weighted sum over the kernel and two matrix-vector products; more
+    frames, an einsum over unfolded frames and addmm with pre-transposed weights. The weights
+    are read once: a stream decodes with the weights it was opened with."""
+    kernel = block.dwconv.weight[:, 0].detach().contiguous()  # (C, K)
     conv_bias = block.dwconv.bias.detach()
-    w1, b1 = block.pw1.weight.detach().T.contiguous(), block.pw1.bias.detach()
-    w2, b2 = block.pw2.weight.detach().T.contiguous(), block.pw2.bias.detach()
+    w1, b1 = block.pw1.weight.detach().contiguous(), block.pw1.bias.detach()
+    w2, b2 = block.pw2.weight.detach().contiguous(), block.pw2.bias.detach()
+    w1t, w2t = w1.T.contiguous(), w2.T.contiguous()
     norm, gamma, k = block.norm, block.gamma.detach(), kernel.shape[1]
+    nw, nb, eps = norm.weight.detach(), norm.bias.detach(), norm.eps
     lb, la = block.lookbehind, block.lookahead
 
     def step(window: torch.Tensor) -> torch.Tensor:
+        b, c, length = window.shape
+        if b == 1 and length == k:  # one output frame
+            y = ((window[0] * kernel).sum(-1) + conv_bias)[None]  # (1, C)
+            h = F.layer_norm(y, (c,), nw, nb, eps)
+            h = F.linear(F.gelu(F.linear(h, w1, b1)), w2, b2)
+            return window[..., lb:length - la] + (gamma * h)[..., None]
         y = torch.einsum("bctk,ck->btc", window.unfold(-1, k, 1), kernel) + conv_bias
-        b, n, c = y.shape
-        h = F.layer_norm(y, (c,), norm.weight, norm.bias, norm.eps).reshape(b * n, c)
-        h = torch.addmm(b2, F.gelu(torch.addmm(b1, h, w1)), w2).reshape(b, n, c)
-        return window[..., lb:window.shape[-1] - la] + (gamma * h).transpose(1, 2)
+        n = y.shape[1]
+        h = F.layer_norm(y, (c,), nw, nb, eps).reshape(b * n, c)
+        h = torch.addmm(b2, F.gelu(torch.addmm(b1, h, w1t)), w2t).reshape(b, n, c)
+        return window[..., lb:length - la] + (gamma * h).transpose(1, 2)
     return step
 
 
@@ -128,12 +137,13 @@ class StatefulEncoder:
         self.samples: np.ndarray | None = None  # the padded signal not yet cut into frames
         self.received = 0
         self.to_skip = enc.delay  # a delayed encoder's first outputs belong before the stream
+        self.books = model.quantizer.books()
         down = enc.down
         pairs = _Pairs(lambda w: F.conv1d(w, down.weight, down.bias, stride=2))
         self.layers = [enc.proj_in, *_blocks(enc.fine), pairs, *_blocks(enc.coarse),
                        lambda x: enc.proj_out(enc.norm(x.transpose(1, 2))).transpose(1, 2)]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def push(self, audio: np.ndarray) -> np.ndarray:
         """(C, T) audio -> (frames, C, n_q) codes of the frames whose look-ahead has arrived."""
         audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
@@ -143,7 +153,7 @@ class StatefulEncoder:
         self.received += audio.shape[1]
         return self._code(self._frames(), final=False)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def flush(self) -> np.ndarray:
         """Codes for the rest: the signal zero-padded to whole frames, as whole-signal coding does."""
         if self.samples is None:
@@ -169,7 +179,7 @@ class StatefulEncoder:
             z, self.to_skip = z[..., skip:], self.to_skip - skip
         if z is None or z.shape[-1] == 0:
             return np.zeros((0, self.samples.shape[0], self.n_q), np.int64)
-        codes = self.model.quantizer.encode(z, self.n_q)
+        codes = self.model.quantizer.encode(z, self.n_q, books=self.books)
         return codes.permute(2, 0, 1).numpy()
 
 
@@ -179,6 +189,7 @@ class StatefulDecoder:
         dec = model.decoder
         self.model, self.hop = model, model.hop
         self.head = dec.head
+        self.books = model.quantizer.books()
         cfg = online_phase_model(model).cfg
         self.phase = (OnlinePhase(cfg.n_fft, cfg.stft_hop, cfg.online_phase_lookahead, cfg.online_phase_iters)
                       if cfg.griffin_lim_iters else None)
@@ -193,7 +204,7 @@ class StatefulDecoder:
         self.sig = self.env = None  # overlap-add buffers (signal, window energy) from padded sample `ola_start`
         self.ola_start, self.ola_frames = 0, 0
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def push(self, codes: np.ndarray) -> np.ndarray:
         """(frames, C, n_q) codes -> (C, samples) audio that is final (possibly no samples)."""
         codes = torch.from_numpy(np.ascontiguousarray(codes)).permute(1, 2, 0).long()
@@ -209,7 +220,7 @@ class StatefulDecoder:
                 codes = torch.cat([self.edge.long(), codes], -1)
         return self._render(codes, final=False)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def flush(self) -> np.ndarray:
         """The rest of the audio (the decoder sees silence after the stream)."""
         if self.edge is None and self.sig is None:
@@ -218,7 +229,7 @@ class StatefulDecoder:
         return self._render(tail, final=True)
 
     def _render(self, codes: torch.Tensor | None, final: bool) -> np.ndarray:
-        z = self.model.quantizer.decode(codes) if codes is not None and codes.shape[-1] else None
+        z = self.model.quantizer.decode(codes, self.books) if codes is not None and codes.shape[-1] else None
         x = _chain(self.layers, z, final)
         if x is not None and x.shape[-1]:
             mag, phase = self.head.spectrum(x)

@@ -110,25 +110,35 @@ class ResidualQuantizer(nn.Module):
     def codebooks(self) -> torch.Tensor:  # (n_q, codebook_size, dim)
         return self.rvq.codebooks
 
-    def _books(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stacked codebooks and their squared norms, cached while no codebook changes (the
-        tensors' versions): a stream coded frame by frame must not restack 24 codebooks a frame."""
+    def books(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stacked codebooks (n_q, codebook_size, dim) and their squared norms as they are now:
+        what a stream opened on this quantizer codes with (`nac/codec/stateful.py`)."""
+        if not self.inference:  # training codebooks change in place (EMA, code expiry)
+            books = self.codebooks.detach()
+            return books, books.square().sum(-1)
+        # An inference quantizer's codebooks change only by load_state_dict, which bumps the
+        # tensors' versions: cached, so that a file coded frame by frame does not restack 24
+        # codebooks a frame. (vector-quantize-pytorch updates training codebooks through
+        # `.data`, which does not bump them: no cache there.)
         key = tuple((id(level._codebook.embed), level._codebook.embed._version) for level in self.rvq.layers)
         cache = getattr(self, "_books_cache", None)
         if cache is None or cache[0] != key:
-            books = self.codebooks
-            cache = (key, books, books.square().sum(-1))
+            with torch.inference_mode(False), torch.no_grad():
+                books = self.codebooks
+                cache = (key, books, books.square().sum(-1))
             self._books_cache = cache
         return cache[1], cache[2]
 
     @torch.no_grad()
-    def encode(self, z: torch.Tensor, n_q: int, rate_cost: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, z: torch.Tensor, n_q: int, rate_cost: torch.Tensor | None = None,
+               books: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """(B, D, N) latents -> (B, n_q, N) codes, greedy residual nearest neighbour; with
         `rate_cost` (>= n_q levels, codebook_size) the code minimising |r - c|^2 + rate_cost[c]
-        (what an entropy-coding encoder wants: `nac/entropy.py`)."""
+        (what an entropy-coding encoder wants: `nac/entropy.py`). `books`: `self.books()` taken
+        earlier (a stream's), else the codebooks as they are now."""
         b, _, n = z.shape
         residual = z.transpose(1, 2).reshape(b * n, -1)
-        books, norms = self._books()  # norms: (n_q, codebook_size)
+        books, norms = books or self.books()  # norms: (n_q, codebook_size)
         if rate_cost is not None:
             norms = norms[:n_q] + rate_cost[:n_q]
         codes = []
@@ -140,9 +150,9 @@ class ResidualQuantizer(nn.Module):
             codes.append(idx)
         return torch.stack(codes, dim=1).reshape(b, n, n_q).transpose(1, 2)
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """(B, n_q, N) codes -> (B, D, N) summed code vectors."""
-        books = self._books()[0]
+    def decode(self, codes: torch.Tensor, books: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """(B, n_q, N) codes -> (B, D, N) summed code vectors (`books`: as in `encode`)."""
+        books = (books or self.books())[0]
         out = 0
         for level in range(codes.shape[1]):
             out = out + books[level][codes[:, level]]
