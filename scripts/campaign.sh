@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd (decoder v2, default), v2, v2-fp32, v2-unfrozen, causal, causal-d1, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd (decoder v2, default), v2, v2-fp32, v2-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -43,6 +43,10 @@ case "$ARM" in
   # the causal-vs-look-ahead A/B: the same student with its encoder output 1 code frame (20 ms)
   # late, i.e. 20 ms of look-ahead in one place instead of none
   causal-d1) CONFIG=configs/nac-16k-causal-d1.json ;;
+  # causal-d1 with half of each batch decoding the student's own codes (the decoder's input in
+  # use), forked from causal-d1 at 10 750 (session 11): seed runs/campaign-causal-d1-own with a
+  # copy of causal-d1's latest.pt
+  causal-d1-own) CONFIG=configs/nac-16k-causal-d1-own.json ;;
   baseline) CONFIG=configs/nac-16k-compressed.json ;;
   # the baseline recipe annealed to a 10x lower learning rate; seed it with a copy of the
   # baseline arm's latest.pt to continue that run (optimiser and all) on the lower floor
@@ -54,7 +58,7 @@ case "$ARM" in
   restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
   # speech restoration into the codec's latent space (nac/restore/latent.py): latent regression
   restore-latent) CONFIG=configs/restore-latent-speech-16k.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, v2-unfrozen, v2-mpd, causal, causal-d1, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, v2-unfrozen, v2-mpd, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 # a new machine: continue from the state the last session committed (scripts/campaign_state.py)
@@ -70,7 +74,7 @@ export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
 if [ "$ARM" = restore-latent ]; then
   CMD=(nac train-restore --config "$CONFIG" --data "$DATA/train/speech" --noise "$DATA/noise"
        --dev "$DATA/dev/speech" --out "$RUN" --resume)
-elif [ "$ARM" = causal ] || [ "$ARM" = causal-d1 ]; then
+elif [[ "$ARM" == causal* ]]; then
   CMD=(nac train --config "$CONFIG" --data "$DATA/train/speech" --data "$DATA/train/music"
        --data-weights 3,1 --dev "$DATA/dev/speech" --out "$RUN" --steps "${STEPS:-20000}" --resume)
 elif [ "$ARM" = restore-speech ]; then

@@ -94,6 +94,14 @@ def load(arm: str) -> None:
         run_state.warm_start(str(ROOT / meta["frozen_from"]), model)
         frozen = {k: v for k, v in model.state_dict().items() if k.startswith(("encoder.", "quantizer."))}
         ckpt["model"] = {**frozen, **ckpt["model"]}
+    if meta.get("teacher_sha256"):  # a causal student: its codebooks are the teacher's, so that
+        from nac.train.latent_restore import frozen_codec  # latest.pt decodes before training resumes
+
+        teacher, _, digest = frozen_codec(meta["train_config"]["teacher"])
+        if digest != meta["teacher_sha256"]:
+            raise SystemExit(f"{arm}: its teacher {meta['train_config']['teacher']} is not the one it was distilled from")
+        books = {k: v for k, v in teacher.state_dict().items() if k.startswith("quantizer.")}
+        ckpt["model"] = {**books, **ckpt["model"]}
     if meta["train_config"].get("ema_decay"):
         ckpt["ema"] = ckpt["model"]  # the EMA restarts from the weights it had reached
     ckpt["fresh_optimizer"] = True

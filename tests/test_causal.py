@@ -48,3 +48,44 @@ def test_student_is_causal_keeps_the_codebooks_and_learns(tmp_path, tiny_model_p
     x = torch.from_numpy(tone(16000, 0.5, 300.0))
     y = resumed.model.decode(resumed.model.encode(x, 6.0))
     assert np.isfinite(y.numpy()).all()
+
+
+def _clips(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        sf.write(data / f"clip{i}.wav", tone(16000, 1.2, 200 + 150 * i, seed=i), 16000)
+    return data
+
+
+def test_own_codes_feed_the_decoder_the_students_codes(tmp_path, tiny_model_path):
+    run = CausalDistiller(small(tiny_model_path, own_codes=1.0, steps=1), [str(_clips(tmp_path))],
+                          tmp_path / "run", progress=False)
+    seen, coded = [], []
+    magnitude, encode = run.model.decoder.magnitude, run.teacher.quantizer.encode
+    run.model.decoder.magnitude = lambda q: seen.append(q.detach().clone()) or magnitude(q)
+    run.teacher.quantizer.encode = lambda z, n_q: coded.append((z.clone(), n_q)) or encode(z, n_q)
+    run.train_step()
+    teacher_latents, n_q = coded[0]
+    own_latents, own_n_q = coded[1]  # the second coding: the student's latents, at the same rate
+    assert own_n_q == n_q and not torch.equal(own_latents, teacher_latents)
+    assert torch.allclose(seen[0], run.teacher.quantizer.decode(encode(own_latents, n_q)))
+
+
+def test_a_carried_student_decodes_as_soon_as_it_is_loaded(tmp_path, tiny_model_path, monkeypatch):
+    """campaign_state.py leaves the teacher's codebooks out of a student's state; `load` puts
+    them back, so that latest.pt is a whole model before training resumes."""
+    import sys
+    sys.path.insert(0, "scripts")
+    import campaign_state
+
+    run = CausalDistiller(small(tiny_model_path, steps=2), [str(_clips(tmp_path))],
+                          tmp_path / "runs" / "campaign-arm", progress=False)
+    run.train()
+    monkeypatch.setattr(campaign_state, "ROOT", tmp_path)
+    campaign_state.save("arm")
+    (tmp_path / "runs" / "campaign-arm" / "latest.pt").unlink()
+    campaign_state.load("arm")
+    from nac.api import load_model
+    student = load_model(str(tmp_path / "runs" / "campaign-arm" / "latest.pt"))
+    assert torch.equal(student.quantizer.codebooks, run.teacher.quantizer.codebooks)

@@ -239,3 +239,17 @@ def test_discriminator_sets_for_the_ab():
     assert len(mpd(wav)) == 5 and len(both(wav)) > 5
     with pytest.raises(ValueError, match="unknown discriminators"):
         build_discriminator("nope", griffin_lim=False)
+
+
+def test_bf16_is_used_only_where_the_hardware_has_it(monkeypatch, capsys):
+    """An AVX2-only CPU emulates bfloat16 (a campaign step ran ~7-10x slower): `bf16: true`
+    falls back to fp32 there, and says so."""
+    from nac.train import precision
+
+    assert not precision.use_bf16(False)
+    monkeypatch.setattr(precision, "cpu_has_bf16_units", lambda: True)
+    assert precision.use_bf16(True)
+    monkeypatch.setattr(precision, "cpu_has_bf16_units", lambda: False)
+    assert not precision.use_bf16(True)
+    assert "fp32" in capsys.readouterr().out
+    assert precision.use_bf16(True, "cuda")

@@ -38,6 +38,7 @@ from .dev_set import DevSet
 from .ema import WeightEMA
 from .latent_restore import frozen_codec
 from .losses import MagnitudeLoss
+from .precision import use_bf16
 from .trainer import OptimConfig, _append_dev, _build, _csv_appender, lr_at, magnitude_loss
 
 
@@ -54,6 +55,11 @@ class CausalDistillConfig(OptimConfig):
     # to 0.4 % at 6 kbps, so 5 % of latent error already moves 90 % of the level-0 codes)
     output_weight: float = 1.0
     compressed_weight: float = 20.0  # the shipped recipe's magnitude weights
+    # the share of each batch whose decoder input is the student's own codes (its latents,
+    # quantized at the same rate) instead of the teacher's; the target stays the teacher's
+    # rendering of its own codes. At dev and in use the decoder only ever sees its own codes
+    # (session 11: they cost 0.19 PESQ more through it than through the teacher's decoder).
+    own_codes: float = 0.0
     data_weights: list[float] = field(default_factory=list)
     bf16: bool = True
     eval_every: int = 500
@@ -87,6 +93,7 @@ class CausalDistiller:
         self.model.load_state_dict(self.teacher.state_dict())  # same shapes: only the padding moves
         self.model.quantizer.requires_grad_(False)
         self.mag_loss = MagnitudeLoss(teacher_cfg.sample_rate, teacher_cfg.n_fft)
+        self.bf16 = use_bf16(cfg.bf16)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
         self.step = self.start_step = 0  # start_step: where the current optimiser started
@@ -152,14 +159,21 @@ class CausalDistiller:
             n_q = teacher.n_q_for(random.choice(teacher.bitrates()))
             quantized = teacher.quantizer.decode(teacher.quantizer.encode(latents, n_q))
             target = teacher.decoder.magnitude(quantized)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             own_latents = student.encoder(wav)
-            mag = student.decoder.magnitude(quantized)
+        decoder_input = quantized
+        if cfg.own_codes:
+            with torch.no_grad():
+                own = teacher.quantizer.decode(teacher.quantizer.encode(own_latents.detach().float(), n_q))
+            mine = torch.rand(wav.shape[0], 1, 1) < cfg.own_codes
+            decoder_input = torch.where(mine, own, quantized)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            mag = student.decoder.magnitude(decoder_input)
         latent = (own_latents.float() - latents).abs().mean() / latents.abs().mean()
         total, losses = magnitude_loss(self.mag_loss, mag.float(), target, cfg)
         total = total + cfg.latent_weight * latent
         if cfg.output_weight:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
                 rendered = teacher.decoder.magnitude(own_latents)  # gradients reach the student encoder only
             rendered_total, rendered_losses = magnitude_loss(self.mag_loss, rendered.float(), target, cfg)
             total = total + cfg.output_weight * rendered_total

@@ -32,6 +32,7 @@ from ..restore.latent import LatentRestoreConfig, LatentRestorer
 from .data import load_corpus
 from .restore import RestoreTrainConfig, make_pairs, open_run
 from .losses import MagnitudeLoss
+from .precision import use_bf16
 from .trainer import _append_dev, _csv_appender, lr_at, magnitude_loss
 
 
@@ -114,6 +115,7 @@ def train_latent_restore(config: str, data: list[str], out: str, noise: str | No
     rng = np.random.default_rng(cfg.seed + step)
     seg = int(cfg.segment_seconds * sr) // codec_cfg.hop * codec_cfg.hop
     mag_loss = MagnitudeLoss(sr, codec_cfg.n_fft)
+    bf16 = use_bf16(cfg.bf16)
     writer = log_file = None
     bar = tqdm(total=cfg.steps, initial=step, desc="train-restore (latent)", disable=not progress)
     t0, s0 = time.time(), step
@@ -123,7 +125,7 @@ def train_latent_restore(config: str, data: list[str], out: str, noise: str | No
         idx = rng.integers(len(pairs), size=cfg.batch_size)
         deg, clean = _batch(pairs, idx, [rng.integers(0, len(pairs[i][1]) - seg + 1) for i in idx], seg)
         restorer.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             with torch.no_grad():
                 target = codec.encoder(clean).float()
             pred = restorer(deg).float()

@@ -30,6 +30,7 @@ from .dev_set import DevSet
 from .discriminators import build_discriminator
 from .ema import WeightEMA
 from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
+from .precision import use_bf16
 
 
 @dataclass
@@ -168,6 +169,7 @@ class Trainer:
             self.model.quantizer.requires_grad_(False)
         self.loss_fn = MultiResolutionSTFTLoss(model_cfg.sample_rate).to(self.device)
         self.mag_loss = MagnitudeLoss(model_cfg.sample_rate, model_cfg.n_fft).to(self.device)
+        self.bf16 = use_bf16(cfg.bf16, self.device)
         self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr,
                                      betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
         self.adversary = (Adversary(build_discriminator(cfg.discriminators, bool(model_cfg.griffin_lim_iters)),
@@ -245,7 +247,7 @@ class Trainer:
         wav = self.sampler.batch(cfg.batch_size).to(self.device, non_blocking=True)
         # bf16 autocast: matmuls and convolutions in bfloat16 (AMX on this CPU), the spectra,
         # losses and optimiser in fp32
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             pred, q = self._autoencode(wav)
             target = wav
             if self.model_cfg.griffin_lim_iters:
