@@ -144,6 +144,12 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
     if backend == "onnxruntime" and not onnx_dir:
         raise click.UsageError("--backend onnxruntime needs --onnx-dir (made by `nac export MODEL --onnx DIR`)")
     onnx = onnx_dir if backend == "onnxruntime" else None
+    if backend == "torch-bf16" and not quiet:
+        from .backends.bf16 import cpu_has_bf16_units
+
+        if not cpu_has_bf16_units():
+            click.echo("note: this CPU has no bfloat16 units (AMX / AVX512-BF16): torch-bf16 decodes "
+                       "slower than torch here", err=True)
     with open(src, "rb") as f:
         info, blocks = decompress_blocks(f, model, sample_rate, onnx, int8, bf16=backend == "torch-bf16",
                                          postfilter=postfilter)

@@ -7,21 +7,9 @@ means "bf16 where it is fast"; the run says once which it got.
 """
 from __future__ import annotations
 
-import functools
-
 import torch
 
-FAST_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_has_bf16_units() -> bool:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return any(flag in flags for flag in FAST_BF16_CPU_FLAGS)
+from ..backends.bf16 import cpu_has_bf16_units
 
 
 def use_bf16(requested: bool, device: torch.device | str = "cpu") -> bool:
