@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd (decoder v2, default), v2, v2-fp32, v2-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd (decoder v2, default), v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -37,6 +37,10 @@ case "$ARM" in
   # steps it leads v2 by +0.08-0.14 PESQ and steps 25 % faster (reports/training.md, session 10),
   # so it is the campaign's default arm from session 10 on
   v2-mpd) CONFIG=configs/nac-16k-v2-mpd.json ;;
+  # v2-mpd with the encoder and codebooks trained too: session 9's frozen-vs-trained A/B again,
+  # with the dev codebooks no longer stale (session 11 found the quantizer's cache served the
+  # codebooks of the arm's first evaluation to every later one)
+  v2-mpd-unfrozen) CONFIG=configs/nac-16k-v2-mpd-unfrozen.json ;;
   # low latency: a causal student (no look-ahead in any ConvNeXt block) distilled from the
   # shipped nac-16k, its phase made online with 3 frames of look-ahead (nac/train/causal.py)
   causal) CONFIG=configs/nac-16k-causal.json ;;
@@ -58,7 +62,7 @@ case "$ARM" in
   restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
   # speech restoration into the codec's latent space (nac/restore/latent.py): latent regression
   restore-latent) CONFIG=configs/restore-latent-speech-16k.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, v2-unfrozen, v2-mpd, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, v2-unfrozen, v2-mpd, v2-mpd-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 # a new machine: continue from the state the last session committed (scripts/campaign_state.py)
