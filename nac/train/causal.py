@@ -104,8 +104,8 @@ class CausalDistiller:
         self.ema = WeightEMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
         if latest.exists():
             ckpt = checkpoint.load(latest)
-            # state carried across sessions (scripts/campaign_state.py) leaves out the codebooks
-            # (the teacher's, loaded above) and the optimiser's moments
+            # state carried across sessions (scripts/campaign_state.py) has no optimiser moments,
+            # and may lack the codebooks (the teacher's, loaded above; `load` puts them back)
             missing, _ = self.model.load_state_dict(ckpt["model"], strict=False)
             if any(not k.startswith("quantizer.") for k in missing):
                 raise ValueError(f"{latest} does not fit this student: missing {missing[:3]}")
