@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd (decoder v2, default), v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd (decoder v2, default), v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, v2-mpd-phase, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -41,6 +41,10 @@ case "$ARM" in
   # with the dev codebooks no longer stale (session 11 found the quantizer's cache served the
   # codebooks of the arm's first evaluation to every later one)
   v2-mpd-unfrozen) CONFIG=configs/nac-16k-v2-mpd-unfrozen.json ;;
+  # v2-mpd with a loss on the phase's derivatives (instantaneous frequency, group delay:
+  # nac/train/losses.py), forked from v2-mpd at 62 750 (session 12): what limits v2 is its phase.
+  # Seed runs/campaign-v2-mpd-phase with a copy of v2-mpd's latest.pt
+  v2-mpd-phase) CONFIG=configs/nac-16k-v2-mpd-phase.json ;;
   # low latency: a causal student (no look-ahead in any ConvNeXt block) distilled from the
   # shipped nac-16k, its phase made online with 3 frames of look-ahead (nac/train/causal.py)
   causal) CONFIG=configs/nac-16k-causal.json ;;

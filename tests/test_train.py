@@ -14,6 +14,7 @@ import torch
 from nac import checkpoint
 from nac.codec.model import CodecConfig
 from nac.train.discriminators import MagnitudeDiscriminator, MultiScaleSTFTDiscriminator
+from nac.train.losses import phase_derivative_loss
 from nac.train.trainer import (
     TrainConfig,
     Trainer,
@@ -190,6 +191,29 @@ def test_compressed_magnitude_loss_is_trained(tmp_path, data_dir):
     assert float(rows[-1]["compressed"]) > 0
     dev = list(csv.DictReader(open(tmp_path / "dev.csv")))
     assert -1 <= float(dev[-1]["dev_harmonic"]) <= 1
+
+
+def test_phase_derivative_loss_hears_a_detuned_partial_more_than_a_delay():
+    t = torch.arange(16000) / 16000
+    partials = lambda f: torch.sin(2 * torch.pi * f * t) + 0.5 * torch.sin(4 * torch.pi * f * t)
+    target = (partials(220) + 0.01 * torch.randn(16000, generator=torch.Generator().manual_seed(0)))[None]
+    score = lambda pred: {k: float(v) for k, v in phase_derivative_loss(pred, target).items()}
+    same, delayed, detuned = score(target), score(torch.roll(target, 3, -1)), score(partials(223)[None])
+    noise = score(0.3 * torch.randn(1, 16000, generator=torch.Generator().manual_seed(1)))
+    for name in ("iaf", "gd"):
+        assert same[name] < 1e-3
+        assert delayed[name] < 0.05 < detuned[name] < noise[name]
+    pred = torch.randn(1, 16000, requires_grad=True)
+    sum(phase_derivative_loss(pred, target).values()).backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad.abs().max() > 0
+
+
+def test_phase_loss_is_trained_and_logged(tmp_path, data_dir):
+    trainer = Trainer(CodecConfig(**TINY, griffin_lim_iters=0), small_cfg(phase_weight=2.0),
+                      [str(data_dir)], tmp_path, progress=False)
+    trainer.train()
+    row = list(csv.DictReader(open(tmp_path / "metrics.csv")))[-1]
+    assert 0 < float(row["iaf"]) < 2 and 0 < float(row["gd"]) < 2
 
 
 def test_device_resolution_and_a_step_on_the_chosen_device(tmp_path, data_dir, monkeypatch):

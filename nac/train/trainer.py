@@ -29,7 +29,7 @@ from .data import CropSampler, PitchTracks, load_corpus
 from .dev_set import DevSet
 from .discriminators import build_discriminator
 from .ema import WeightEMA
-from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, waveform_l1
+from .losses import MagnitudeLoss, MultiResolutionSTFTLoss, phase_derivative_loss, waveform_l1
 from .precision import use_bf16
 
 
@@ -51,6 +51,7 @@ class OptimConfig:
     complex_weight: float = 2.0
     wave_weight: float = 5.0
     compressed_weight: float = 0.0  # |X|^0.3 magnitude L1 (Griffin-Lim decoder only)
+    phase_weight: float = 0.0  # phase-derivative loss (instantaneous frequency + group delay)
     seed: int = 0
     log_every: int = 50
     ckpt_every: int = 500
@@ -82,6 +83,9 @@ def reconstruction_loss(loss_fn: MultiResolutionSTFTLoss, pred: torch.Tensor, ta
     losses["wave"] = waveform_l1(pred, target)
     total = (cfg.mel_weight * losses["mel"] + cfg.logmag_weight * losses["logmag"]
              + cfg.complex_weight * losses["complex"] + cfg.wave_weight * losses["wave"])
+    if cfg.phase_weight:
+        losses.update(phase_derivative_loss(pred, target))
+        total = total + cfg.phase_weight * (losses["iaf"] + losses["gd"])
     return total, losses
 
 
