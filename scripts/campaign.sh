@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd (decoder v2, default), v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, v2-mpd-phase, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd-phase (decoder v2, default), v2-mpd, v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, v2-mpd-phase, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -14,7 +14,7 @@
 # recipe in scripts/add_voices.sh), DATA_WEIGHTS (one per folder; default 3,1 then 2 per extra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARM=${1:-v2-mpd}
+ARM=${1:-v2-mpd-phase}
 DATA=${DATA:-../shared/data}
 if [ "$ARM" = status ]; then
   for dev in runs/campaign-*/dev.csv; do
@@ -35,15 +35,16 @@ case "$ARM" in
   # decoder v2 judged by the multi-period discriminator alone (no multi-scale STFT judge, the
   # costlier of the two on one thread), the same warm start and seed as the v2 arm: at equal
   # steps it leads v2 by +0.08-0.14 PESQ and steps 25 % faster (reports/training.md, session 10),
-  # so it is the campaign's default arm from session 10 on
+  # so it was the campaign's default arm in sessions 10-11
   v2-mpd) CONFIG=configs/nac-16k-v2-mpd.json ;;
   # v2-mpd with the encoder and codebooks trained too: session 9's frozen-vs-trained A/B again,
   # with the dev codebooks no longer stale (session 11 found the quantizer's cache served the
   # codebooks of the arm's first evaluation to every later one)
   v2-mpd-unfrozen) CONFIG=configs/nac-16k-v2-mpd-unfrozen.json ;;
   # v2-mpd with a loss on the phase's derivatives (instantaneous frequency, group delay:
-  # nac/train/losses.py), forked from v2-mpd at 62 750 (session 12): what limits v2 is its phase.
-  # Seed runs/campaign-v2-mpd-phase with a copy of v2-mpd's latest.pt
+  # nac/train/losses.py), forked from v2-mpd at 63 000 (session 12: what limits v2 is its phase);
+  # +0.05-0.07 trainer dev PESQ over v2-mpd at equal steps 4 000 steps on, so the default arm
+  # from session 12 on
   v2-mpd-phase) CONFIG=configs/nac-16k-v2-mpd-phase.json ;;
   # low latency: a causal student (no look-ahead in any ConvNeXt block) distilled from the
   # shipped nac-16k, its phase made online with 3 frames of look-ahead (nac/train/causal.py)

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# One call on a lent GPU: decoder v2 with the multi-period discriminator alone (the session-10 A/B:
-# configs/nac-16k-v2-gpu.json, arm v2-mpd) from the campaign's committed state, a 100-step smoke
-# test first, then training for MINUTES, the state back in $OUT.
+# One call on a lent GPU: decoder v2 with the multi-period discriminator alone (the session-10 A/B)
+# and the phase-derivative loss (session 12): configs/nac-16k-v2-gpu.json, arm v2-mpd-phase, from
+# the campaign's committed state; a 100-step smoke test first, then training for MINUTES, the
+# state back in $OUT.
 #
 #   here:   python scripts/gpu_pack.py                     # .gpu/: wheels + as much data as fits
 #   there:  device run, carry [".gpu"], command: MINUTES=8 bash scripts/gpu_train.sh
-#   here:   cp the returned files into campaign/v2-mpd/ and commit; bash scripts/campaign.sh v2-mpd continues
+#   here:   cp the returned files into campaign/v2-mpd-phase/ and commit; bash scripts/campaign.sh continues
 #
-# $OUT gets campaign/v2-mpd's files (<= 15 MiB each), train.log and metrics.csv. DEVICE=cpu runs the
+# $OUT gets campaign/$ARM's files (<= 15 MiB each), train.log and metrics.csv. DEVICE=cpu runs the
 # same path on a CPU (what the tests of this script do here, with tiny step counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ if [ -d .gpu/wheels ] && ! python3 -c "import soundfile, soxr, constriction" 2>/
 fi
 export PYTHONPATH=$(pwd):${PYTHONPATH:-} PYTHONUNBUFFERED=1
 DATA=${DATA:-.gpu/data}
-ARM=${ARM:-v2-mpd}
+ARM=${ARM:-v2-mpd-phase}
 RUN=runs/campaign-$ARM
 [ -f "$RUN/latest.pt" ] || { [ -f "campaign/$ARM/state.json" ] && python3 scripts/campaign_state.py load "$ARM"; } || true
 ARGS=(--config configs/nac-16k-v2-gpu.json --data "$DATA/speech" --data "$DATA/music" --dev "$DATA/dev"
