@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd-phase (decoder v2, default), v2-mpd, v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, v2-mpd-phase, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd-phase (decoder v2, default), v2-mpd, v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
