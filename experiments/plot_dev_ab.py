@@ -41,11 +41,11 @@ def main() -> None:
     if args.reference:
         ref_label, values = args.reference.split("=", 1)
         reference = [float(v) for v in values.split(",")]
+    marker = "o" if max(len(a["step"]) for a in arms.values()) < 30 else None  # long curves read better bare
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), sharey=True)
     columns = [("dev_pesq_3", 3), ("dev_pesq", 6), ("dev_pesq_12", 12)]
     for i, (ax, (col, kbps)) in enumerate(zip(axes, columns)):
         for label, arm in arms.items():
-            marker = "o" if len(arm["step"]) < 30 else None  # long curves read better bare
             ax.plot([s - args.start for s in arm["step"]], arm[col], marker=marker, label=label)
         if reference:
             ax.axhline(reference[i], color="k", ls="--", lw=1, label=ref_label)
@@ -53,7 +53,7 @@ def main() -> None:
         ax.set_xlabel(f"steps after step {args.start}")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("dev PESQ-WB (trainer, 16 clips)")
-    axes[0].legend()
+    axes[0].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")
