@@ -8,7 +8,8 @@ Each CSV holds `step,dev_pesq_3,dev_pesq,dev_pesq_12` (the trainer's dev PESQ-WB
 4 s, EMA weights), steps counted from the shared warm start `--start`. Session 10's
 discriminator-set A/B: `reports/ab_disc.png` from `reports/ab_frozen_dev.csv` (MPD + MS-STFT,
 arm v2) and `reports/ab_mpd_dev.csv` (MPD alone, arm v2-mpd); answered in reports/training.md,
-"Session 10".
+"Session 10". The whole decoder-v2 campaign against the shipped model (`--reference`, its dev
+PESQ on the same clips): `reports/campaign_v2.png`, "Session 13".
 """
 from __future__ import annotations
 
