@@ -129,6 +129,8 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
         from .codec.pitch import describe
 
         metadata["pitch"] = describe()
+    if codec.cfg.gain_levels_for(n_q):
+        metadata["band_gains"] = {"bands": codec.cfg.gain_bands, "levels": codec.cfg.gain_levels_for(n_q)}
     if coder is not None:
         metadata["entropy"] = coder.describe()
     writer = NacWriter(f, metadata, kbps, coder=coder)
@@ -231,6 +233,9 @@ def check_stream(reader: NacReader, codec: NacCodec) -> None:
     if bool(m.get("pitch")) != bool(codec.pitch_levels):
         problems.append("pitch level " + ("present" if m.get("pitch") else "absent")
                         + " (model: " + ("with" if codec.pitch_levels else "without") + " pitch)")
+    stream_gains = (m.get("band_gains") or {}).get("levels", 0)
+    if stream_gains != codec.cfg.gain_levels_for(reader.n_q):
+        problems.append(f"{stream_gains} band-gain levels (model: {codec.cfg.gain_levels_for(reader.n_q)} at n_q {reader.n_q})")
     if problems:
         raise ModelMismatchError(f"{m['model']} cannot decode this stream: " + "; ".join(problems))
 

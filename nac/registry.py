@@ -34,6 +34,10 @@ REGISTRY: dict[str, ModelCard] = {
         ModelCard("nac-16k", "codec", "nac-16k.pt",
                   "4840ff1d27b6fa8e662352a5263a94397ec5b9d481e8858d085b166fb39c0cd0",
                   "16 kHz speech+music codec, 50 Hz x 10-bit codes, 1.5-12 kbps"),
+        ModelCard("nac-16k-bg", "codec", "nac-16k-bg.pt",
+                  "1dc469611abfcf3c68b22c7db576a8a1efd84dd7a34e30f5d25f5911d5589474",
+                  "nac-16k + band-gain layer: from 3 kbps up, part of each bitrate codes the decoder's "
+                  "band-level errors (reports/band_gain.md); no entropy coding, no stateful streaming"),
         ModelCard("nac-16k-pitch", "codec", "nac-16k-pitch.pt",
                   "8d12d3d8b9123ffcbfa8bb1cbddad6d91481f50b5e0883bb82803706a4884a86",
                   "experimental: nac-16k + pitch side channel (1 level of every bitrate = f0), 46 000 steps; "

@@ -7,8 +7,6 @@ Data path of one second of 16 kHz audio with the default config:
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
@@ -17,6 +15,8 @@ import torch
 from torch import nn
 
 from . import pitch as pitch_coding
+from .band_gain import BandGains
+from .views import POSTFILTER_SHARPEN, CodecViews  # noqa: F401 (POSTFILTER_SHARPEN: re-exported)
 from .modules import ConvNeXtStack, ISTFTHead, STFTFeatures, sharpen_magnitude
 from .online_phase import OnlinePhase
 from .quantization import QuantizerOutput, ResidualQuantizer
@@ -34,11 +34,6 @@ class Codec(Protocol):
     def encode(self, wav: torch.Tensor, kbps: float) -> torch.Tensor: ...
     def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
 
-
-# `nac decode --postfilter` on NAC streams. Dev speech PESQ: +0.06 at 1.05, +0.10 at 1.1, +0.11
-# at 1.15 (log-mel distance rising faster); at 1.1 ViSQOL falls 0.24 and stays above Opus 6's
-# (reports/restore_training.md; scripts/ab_eval.py --set sharpen=...).
-POSTFILTER_SHARPEN = 1.1
 
 
 @dataclass
@@ -92,10 +87,24 @@ class CodecConfig:
     # audio up to frame t + encoder_delay, one fixed look-ahead at the output instead of one in
     # every block (causal students: `nac/train/causal.py`).
     encoder_delay: int = 0
+    # Band-gain enhancement layer (`band_gain.py`): at the bitrates in `gain_plan`, (kbps, gain
+    # levels) pairs, that many of the bitrate's 10-bit levels code the decoder's band-level
+    # errors in `gain_bands` mel bands instead of latents; `gain_levels` codebooks in all.
+    # Fitted on a trained codec, weights unchanged (`scripts/fit_band_gains.py`).
+    gain_bands: int = 0
+    gain_levels: int = 0
+    gain_plan: tuple[tuple[float, int], ...] = ()
+    gain_smoothing: tuple[float, ...] = ()  # taps of the decoded gains' time filter (`BandGains`)
 
     def __post_init__(self) -> None:
         self.encoder_depth = tuple(self.encoder_depth)
         self.decoder_depth = tuple(self.decoder_depth)
+        self.gain_plan = tuple((float(k), int(g)) for k, g in self.gain_plan)
+        self.gain_smoothing = tuple(float(t) for t in self.gain_smoothing)
+        if any(g > self.gain_levels for _, g in self.gain_plan):
+            raise ValueError("gain_plan uses more gain levels than gain_levels")
+        if self.gain_levels and self.pitch:
+            raise ValueError("a band-gain layer needs a model without the pitch level")
         if self.hop != 2 * self.stft_hop:
             raise ValueError("hop must be twice stft_hop (one 2x resampling stage)")
 
@@ -112,6 +121,10 @@ class CodecConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def gain_levels_for(self, n_q: int) -> int:
+        """How many of a bitrate's `n_q` levels are band gains (the last ones; 0 without a plan)."""
+        return next((g for k, g in self.gain_plan if round(k / self.kbps_per_codebook()) == n_q), 0)
 
 
 class Encoder(nn.Module):
@@ -263,7 +276,7 @@ class PitchConditioning(nn.Module):
         return torch.exp((g * voiced * torch.log(template + self.comb_floor)).clamp(-12.0, 4.0))
 
 
-class NacCodec(nn.Module):
+class NacCodec(CodecViews, nn.Module):
     """Neural codec at `cfg.sample_rate`, mono. Implements `Codec`."""
 
     def __init__(self, cfg: CodecConfig | None = None, inference: bool = False):
@@ -279,6 +292,7 @@ class NacCodec(nn.Module):
                                            inference=inference)
         self.decoder = Decoder(cfg)
         self.codebooks_per_step = step
+        self.gains = BandGains.for_codec(cfg) if cfg.gain_levels else None
 
     # --- Codec interface -------------------------------------------------------------------
     @property
@@ -313,14 +327,16 @@ class NacCodec(nn.Module):
     @property
     def context_frames(self) -> int:
         """Frames of look-around needed so that chunked coding equals whole-signal coding."""
-        return max(self.encoder.receptive_field, self.decoder.receptive_field)
+        gains = 0 if self.gains is None else math.ceil(self.gains.reach_frames / self.gains.subframes)
+        return max(self.encoder.receptive_field, self.decoder.receptive_field + gains)
 
     @property
     def encoder_context_frames(self) -> int:
         """Look-around that chunked *encoding* needs: the encoder's receptive field (17 frames,
         340 ms, against the decoder's 77). A pitch-aware model also tracks f0 on each window;
-        its tracker's reach is not derived from layers, so it keeps the full context."""
-        return self.context_frames if self.pitch_levels else self.encoder.receptive_field
+        its tracker's reach is not derived from layers, so it keeps the full context; so does a
+        band-gain model, whose encoder measures what the decoder makes of its codes."""
+        return self.context_frames if self.pitch_levels or self.gains else self.encoder.receptive_field
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor, kbps: float, rate_cost: torch.Tensor | None = None) -> torch.Tensor:
@@ -329,19 +345,27 @@ class NacCodec(nn.Module):
         A pitch-aware model's last level holds pitch codes (`nac/pitch.py`). `rate_cost`: see
         `ResidualQuantizer.encode` (codes chosen for an entropy coder)."""
         n_q = self.n_q_for(kbps)
+        gain_levels = self.cfg.gain_levels_for(n_q)
         wav = self._pad(wav if wav.dim() == 2 else wav[None])
-        codes = self.quantizer.encode(self._latents(wav), n_q - self.pitch_levels, rate_cost)
+        codes = self.quantizer.encode(self._latents(wav), n_q - self.pitch_levels - gain_levels, rate_cost)
         if self.pitch_levels:
             codes = torch.cat([codes, pitch_coding.encode(wav, self.sample_rate, self.hop)[:, None]], 1)
+        if gain_levels:  # what the decoder will make of these codes, against the input
+            mag = self._spectrum(self.quantizer.decode(codes), None)[0]
+            codes = torch.cat([codes, self.gains.code(self.decoder.head.stft(wav).abs(), mag, gain_levels)], 1)
         return codes
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, phase0: torch.Tensor | None = None) -> torch.Tensor:
         """(B, n_q, N) codes -> (B, N * hop) audio. `phase0`: see `oscillator_phase_before`."""
         codes = codes.long()
+        codes, gain_codes = codes.split([codes.shape[1] - self.cfg.gain_levels_for(codes.shape[1]),
+                                         self.cfg.gain_levels_for(codes.shape[1])], 1)
         f0 = pitch_coding.dequantize(codes[:, -1]) if self.pitch_levels else None
         z = self.quantizer.decode(codes[:, : codes.shape[1] - self.pitch_levels])
         mag, phase = self._spectrum(z, f0)
+        if gain_codes.shape[1]:
+            mag = self.gains.correct(mag, gain_codes)
         if self.cfg.sharpen != 1.0:
             mag = sharpen_magnitude(mag, self.cfg.sharpen)
         return self.decoder.synthesize(mag, phase, f0, phase0, cfg=self.cfg)
@@ -355,28 +379,6 @@ class NacCodec(nn.Module):
             return None
         frames = 2 * self.encoder_context_frames + 1
         return self.encode(torch.zeros(1, frames * self.hop), kbps)[0, :, frames // 2]
-
-    @classmethod
-    def sharing(cls, model: "NacCodec") -> "NacCodec":
-        """A `cls` over `model`'s modules, configs and codebooks (no copies): how a backend
-        (`nac/onnx.py`, `nac/bf16.py`) replaces the network hooks below and keeps the rest."""
-        codec = cls.__new__(cls)
-        codec.__dict__.update(model.__dict__)
-        return codec
-
-    def with_postfilter(self, sharpen: float | None = None) -> "NacCodec":
-        """The same codec (shared weights) decoding with the sharpening post-filter."""
-        return self.with_config(sharpen=POSTFILTER_SHARPEN if sharpen is None else sharpen)
-
-    def with_config(self, **decode_settings) -> "NacCodec":
-        """The same codec (shared weights) with other decode-time settings (`sharpen`,
-        `online_phase_lookahead`, `online_phase_iters`): nothing the weights depend on."""
-        bad = set(decode_settings) - {"sharpen", "online_phase_lookahead", "online_phase_iters"}
-        if bad:
-            raise ValueError(f"not decode-time settings: {sorted(bad)}")
-        codec = copy.copy(self)  # shallow: modules shared, own config
-        codec.cfg = dataclasses.replace(self.cfg, **decode_settings)
-        return codec
 
     # The two networks, as hooks another backend can replace (`nac/onnx.py`).
     def _latents(self, wav: torch.Tensor) -> torch.Tensor:

@@ -115,8 +115,9 @@ DEFAULT_PHASE_LOOKAHEAD = 3
 
 
 def _check(model) -> None:
-    if model.pitch_levels:
-        raise ValueError("stateful streaming needs a model without pitch; use nac.codec.streaming for this one")
+    if model.pitch_levels or model.gains is not None:
+        raise ValueError("stateful streaming needs a model without pitch or band gains; "
+                         "use nac.codec.streaming for this one")
 
 
 def online_phase_model(model):
