@@ -37,6 +37,7 @@ from nac.eval.evaluate import (  # noqa: E402
     write_report,
 )
 from nac.eval.systems import parse_system, run_system  # noqa: E402
+from nac.registry import DEFAULT_CODEC  # noqa: E402
 from nac.io.audio import (  # noqa: E402
     list_audio,  # noqa: E402
     read_audio,
@@ -161,7 +162,7 @@ def latency(model_name: str) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev")
-    ap.add_argument("--model", default="nac-16k")
+    ap.add_argument("--model", default=DEFAULT_CODEC)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "codec.md")
     ap.add_argument("--systems", nargs="*", default=None, help="Default: NAC 1.5/3/6/12 + baselines.")
     ap.add_argument("--music-seconds", type=float, default=10.0)
