@@ -133,3 +133,13 @@ def test_time_filter_keeps_a_steady_gain_and_halves_a_one_frame_blip():
     assert torch.allclose(out[0, :, 5], torch.full((BINS,), 3.0), atol=1e-3)
     with pytest.raises(ValueError):
         BandGains(BINS, 8, 1, 4, SR, N_FFT, smoothing=(1, 1))
+
+
+def test_a_malformed_band_gain_field_is_a_metadata_error(gain_model_path):
+    from nac.container.bitstream import MetadataError, validate_metadata
+
+    reader = NacReader(io.BytesIO(api.compress(tone(SR, 0.5), SR, kbps=6.0, model=gain_model_path)))
+    m = dict(reader.metadata)
+    validate_metadata(m)
+    with pytest.raises(MetadataError, match="band_gains"):
+        validate_metadata({**m, "band_gains": 6})

@@ -180,7 +180,7 @@ METADATA_FIELDS = {
     "format_version": _integer(1, 255),
     "kbps": _number(0, 1000),
 }
-OPTIONAL_OBJECTS = ("pitch", "entropy")  # described by their own modules; checked by the decoder
+OPTIONAL_OBJECTS = ("pitch", "entropy", "band_gains")  # described by their own modules; checked by the decoder
 
 
 def validate_metadata(m: dict) -> None:
