@@ -168,8 +168,10 @@ class Decoder(nn.Module):
         # each Griffin-Lim iteration reaches n_fft / stft_hop - 1 STFT frames further
         griffin_lim = math.ceil(cfg.griffin_lim_iters * (cfg.n_fft // cfg.stft_hop - 1) * cfg.stft_hop / cfg.hop)
         self.griffin_lim_iters = cfg.griffin_lim_iters
-        self.receptive_field = (1 + self.coarse.receptive_field + math.ceil(self.fine.receptive_field / 2)
-                                + window + griffin_lim + (1 if cfg.pitch else 0))  # f0 interpolation
+        # code frames of latents one STFT frame of the predicted spectrum depends on
+        self.spectrum_receptive_field = 1 + self.coarse.receptive_field + math.ceil(self.fine.receptive_field / 2)
+        self.receptive_field = (self.spectrum_receptive_field + window + griffin_lim
+                                + (1 if cfg.pitch else 0))  # f0 interpolation
 
     def features(self, z: torch.Tensor, f0: torch.Tensor | None = None) -> torch.Tensor:
         x = self.proj_in(z)
@@ -327,16 +329,20 @@ class NacCodec(CodecViews, nn.Module):
     @property
     def context_frames(self) -> int:
         """Frames of look-around needed so that chunked coding equals whole-signal coding."""
-        gains = 0 if self.gains is None else math.ceil(self.gains.reach_frames / self.gains.subframes)
-        return max(self.encoder.receptive_field, self.decoder.receptive_field + gains)
+        if self.gains is None:
+            return max(self.encoder.receptive_field, self.decoder.receptive_field)
+        reach = math.ceil(self.gains.reach_frames / self.gains.subframes)  # the gains' time filter
+        return max(self.encoder_context_frames, self.decoder.receptive_field + reach)
 
     @property
     def encoder_context_frames(self) -> int:
         """Look-around that chunked *encoding* needs: the encoder's receptive field (17 frames,
         340 ms, against the decoder's 77). A pitch-aware model also tracks f0 on each window;
-        its tracker's reach is not derived from layers, so it keeps the full context; so does a
-        band-gain model, whose encoder measures what the decoder makes of its codes."""
-        return self.context_frames if self.pitch_levels or self.gains else self.encoder.receptive_field
+        its tracker's reach is not derived from layers, so it keeps the full context. A band-gain
+        encoder measures the decoder's spectrum (not its Griffin-Lim) on its codes: 17 + 28 frames."""
+        if self.gains is not None:
+            return self.encoder.receptive_field + self.decoder.spectrum_receptive_field + 1  # + the STFT window
+        return self.context_frames if self.pitch_levels else self.encoder.receptive_field
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor, kbps: float, rate_cost: torch.Tensor | None = None) -> torch.Tensor:
