@@ -57,7 +57,7 @@ def main() -> None:
                     help="latent-code rates the gains are measured under, file by file in turn")
     ap.add_argument("--smoothing", default="1,1,1", help="taps of the decoded gains' time filter ('' for none)")
     ap.add_argument("--iters", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="1 reproduces the shipped codebooks; more threads sum in another order")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
