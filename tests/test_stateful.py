@@ -86,11 +86,42 @@ def test_online_phase_streams_equal_whole_signal_decoding_and_stay_within_100_ms
         outs = [dec.push(codes[i:i + frames]) for i in range(0, codes.shape[0], frames)] + [dec.flush()]
         audio = np.concatenate([o for o in outs if o.size], 1)
         assert audio.shape == whole.shape
-        # the stream's networks round differently from the whole-signal pass (~1e-6), and the
-        # phase recursion carries that along: equal to a few 1e-4 of full scale
-        np.testing.assert_allclose(audio, whole, atol=2e-3)
+        # The stream's networks see other tensor shapes than the whole-signal pass, so their
+        # kernels (AVX2, AVX-512, AMX: oneDNN picks by CPU) round differently, ~1e-6. The phase
+        # recursion divides by |rebuilt spectrum|: in a bin where that is near zero a 1e-6 change
+        # turns the phase arbitrarily, so the sample-wise error is bounded by those bins' level,
+        # not by the rounding (max 2e-4 ... 1.0e-3 here under oneDNN's AVX2 and AVX-512 kernels,
+        # 3.1e-3 on an AVX512-BF16 EPYC). The error's energy is what holds on every kernel set:
+        # -59 ... -72 dB measured; 130 samples at 3.1e-3 would still be -62 dB. Bound: -40 dB.
+        assert relative_error_db(audio, whole) < -40.0
         assert np.abs(audio - whole).mean() < 1e-4
     assert measure_latency(model) <= 0.100
+
+
+def relative_error_db(a: np.ndarray, reference: np.ndarray) -> float:
+    return float(20 * np.log10(np.linalg.norm(a - reference) / np.linalg.norm(reference)))
+
+
+def test_online_phase_is_deterministic_for_any_push_size():
+    """The recursion itself adds no stream-vs-file difference: the same magnitudes give the same
+    samples, pushed frame by frame or all at once. What the stream test above tolerates comes
+    only from the networks' rounding before it."""
+    from nac.codec.modules import ISTFTHead
+    from nac.codec.online_phase import OnlinePhase
+
+    head = ISTFTHead(32, 640, 160)
+    mag = head.stft(torch.from_numpy(tone(16000, 1.0, 300.0))[None]).abs().transpose(1, 2).numpy()
+    guess = np.ones_like(mag, dtype=np.complex64)
+
+    def rebuild(frames_per_push):
+        phase = OnlinePhase(640, 160, lookahead=3, iters=4)
+        parts = [phase.push(mag[:, i:i + frames_per_push], guess[:, i:i + frames_per_push])
+                 for i in range(0, mag.shape[1], frames_per_push)] + [phase.flush()]
+        return np.concatenate(parts, 1)
+
+    whole = rebuild(mag.shape[1])
+    for frames in (1, 7):
+        np.testing.assert_array_equal(rebuild(frames), whole)
 
 
 def test_online_phase_stays_near_whole_file_griffin_lim():
