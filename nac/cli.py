@@ -289,6 +289,20 @@ def train_restore_cmd(config, data, noise, out, dev, resume) -> None:
         train_restore(config, list(data), out, noise=noise, resume=resume)
 
 
+@cli.command("train-enhancer")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The data folder: train/speech, train/music, noise, dev/speech.")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--resume", is_flag=True)
+@friendly_errors
+def train_enhancer_cmd(config, data, out, resume) -> None:
+    """Train the speech enhancer (`nac restore`'s model) on random damage chains of DATA's speech."""
+    from .train.enhance import train_enhancer
+
+    train_enhancer(config, data, out, resume=resume)
+
+
 @cli.command()
 @click.argument("model")
 @click.argument("dst", required=False, type=click.Path(dir_okay=False))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standing training campaign: continue the best codec run in the background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: v2-mpd-phase (decoder v2, default), v2-mpd, v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: enhancer (nac restore's model, default), v2-mpd-phase (decoder v2, retired), v2-mpd, v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -14,7 +14,7 @@
 # recipe in scripts/add_voices.sh), DATA_WEIGHTS (one per folder; default 3,1 then 2 per extra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARM=${1:-v2-mpd-phase}
+ARM=${1:-enhancer}
 DATA=${DATA:-../shared/data}
 if [ "$ARM" = status ]; then
   for dev in runs/campaign-*/dev.csv; do
@@ -23,6 +23,9 @@ if [ "$ARM" = status ]; then
   exit 0
 fi
 case "$ARM" in
+  # the speech enhancer `nac restore` and `nac decode --postfilter` run (nac/restore/enhancer.py,
+  # nac/train/enhance.py): its whole resumable state is ~3.5 MB, committed as campaign/enhancer/latest.pt
+  enhancer) CONFIG=configs/enhancer-16k.json ;;
   # decoder v2 (reports/training.md): the shipped encoder and codebooks frozen, a decoder that
   # predicts magnitude and phase (no Griffin-Lim) trained against multi-period + multi-scale
   # STFT discriminators, bf16 autocast
@@ -71,7 +74,9 @@ case "$ARM" in
 esac
 RUN=runs/campaign-$ARM
 # a new machine: continue from the state the last session committed (scripts/campaign_state.py)
-if [ ! -f "$RUN/latest.pt" ] && [ -f "campaign/$ARM/state.json" ]; then
+if [ ! -f "$RUN/latest.pt" ] && [ -f "campaign/$ARM/latest.pt" ]; then
+  mkdir -p "$RUN" && cp "campaign/$ARM/latest.pt" "$RUN/latest.pt"
+elif [ ! -f "$RUN/latest.pt" ] && [ -f "campaign/$ARM/state.json" ]; then
   python3 scripts/campaign_state.py load "$ARM"
 fi
 mkdir -p "$RUN"
@@ -80,7 +85,9 @@ if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
   exit 0
 fi
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
-if [ "$ARM" = restore-latent ]; then
+if [ "$ARM" = enhancer ]; then
+  CMD=(nac train-enhancer --config "$CONFIG" --data "$DATA" --out "$RUN" --resume)
+elif [ "$ARM" = restore-latent ]; then
   CMD=(nac train-restore --config "$CONFIG" --data "$DATA/train/speech" --noise "$DATA/noise"
        --dev "$DATA/dev/speech" --out "$RUN" --resume)
 elif [[ "$ARM" == causal* ]]; then
