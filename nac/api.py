@@ -110,6 +110,7 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
     codes, "auto" (default) entropy-codes whenever the model can."""
     if entropy not in ("auto", "on", "off"):
         raise ValueError(f"entropy must be auto, on or off, got {entropy!r}")
+    kbps = float(kbps)  # the metadata's JSON: `kbps=6` and `--kbps 6` must write the same bytes
     loaded = load_loaded(model)
     codec = loaded.model
     coder = loaded.code_model() if entropy != "off" else None

@@ -18,8 +18,6 @@ KBPS_CHOICES = ["1.5", "3", "6", "12"]  # the rates quantizer dropout trains and
 
 
 AUDIO_OUTPUT_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff"}
-# `nac info`'s text labels for the JSON keys whose meaning the key alone does not say
-INFO_LABELS = {"real_kbps": "kbps_per_channel (codes)", "file_kbps": "kbps_whole_file (all channels)"}
 
 
 class UserError(click.ClickException):
@@ -52,14 +50,21 @@ def friendly_errors(func):
 
 
 def check_paths(src: str, dst: str, force: bool) -> None:
-    if not Path(src).exists():
+    """Everything about the paths that can fail, checked before any model or audio is loaded
+    (and before torch is imported): a refusal costs milliseconds, not seconds."""
+    if src != "-" and not Path(src).exists():
         raise UserError(f"{src}: no such file")
-    if Path(dst).exists() and os.path.samefile(src, dst):
+    if dst == "-":
+        return
+    if src != "-" and Path(dst).exists() and os.path.samefile(src, dst):
         raise UserError(f"refusing to overwrite the input file {src}")
-    if Path(dst).exists() and not force:
-        raise UserError(f"{dst} exists (use --force to overwrite)")
     if Path(dst).is_dir():
         raise UserError(f"{dst} is a folder")
+    if Path(dst).exists() and not force:
+        raise UserError(f"{dst} exists (use --force to overwrite)")
+    parent = Path(dst).parent
+    if not parent.is_dir():
+        raise UserError(f"{dst}: the folder {parent} does not exist")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,25 +91,22 @@ def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force
 
     SRC "-" reads stdin (`ffmpeg -i in.mkv -f wav - | nac encode - out.nac`). Seekable wav/flac
     input is read and coded 10 s at a time: memory stays flat however long the file."""
-    from .api import compress_blocks
-    from .io.audio import atomic_output, read_blocks
-    from .registry import DEFAULT_CODEC
-
-    if src != "-":
-        check_paths(src, dst, force)
-    elif Path(dst).exists() and not force:
-        raise UserError(f"{dst} exists (use --force to overwrite)")
+    check_paths(src, dst, force)
     if Path(dst).suffix.lower() in AUDIO_OUTPUT_SUFFIXES:
         raise UserError(f"{dst}: nac encode writes a .nac bitstream, not {Path(dst).suffix} audio "
                         f"(name it {Path(dst).with_suffix('.nac').name}; `nac decode` writes audio)")
+    from .api import compress_blocks
+    from .container.bitstream import file_kbps
+    from .io.audio import atomic_output, read_blocks
+    from .registry import DEFAULT_CODEC
+
     sr, channels, total, blocks = read_blocks(src)
     with atomic_output(dst) as tmp, open(tmp, "wb") as f:
         compress_blocks(blocks, sr, channels, total, f, float(kbps), model or DEFAULT_CODEC, entropy=entropy)
     if not quiet:
         size, seconds = Path(dst).stat().st_size, total / sr
         click.echo(f"wrote {dst}: {seconds:.2f} s, {channels} ch, {kbps} kbps nominal, "
-                   f"{size * 8 / max(seconds, 1e-9) / 1000 / channels:.2f} kbps per channel in the file, "
-                   f"{size} bytes", err=True)
+                   f"file_kbps {file_kbps(size, seconds, channels):.2f}, {size} bytes", err=True)
 
 
 @cli.command()
@@ -132,15 +134,12 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
 
     DST "-" writes a 16-bit WAV stream to stdout (`nac decode in.nac - | aplay`). Without
     --postfilter, decoding runs block by block: memory stays flat however long the file."""
+    check_paths(src, dst, force)
     import numpy as np
 
     from .api import decompress_blocks
     from .io.audio import write_blocks
 
-    if dst != "-":
-        check_paths(src, dst, force)
-    elif not Path(src).exists():
-        raise UserError(f"{src}: no such file")
     if backend == "onnxruntime" and not onnx_dir:
         raise click.UsageError("--backend onnxruntime needs --onnx-dir (made by `nac export MODEL --onnx DIR`)")
     onnx = onnx_dir if backend == "onnxruntime" else None
@@ -185,11 +184,11 @@ def restore(src, dst, content, model, codec_model, sample_rate, strength, always
 
     Input that already fills the model's band (clean audio, high-bitrate codecs, NAC's own
     output) passes through untouched: the model is only run where content is missing."""
+    check_paths(src, dst, force)
     from .io.audio import write_audio
     from .io.sources import open_source
     from .restore.plan import apply_plan, plan_restore
 
-    check_paths(src, dst, force)
     decoded = open_source(src, codec_model)
     info = decoded.info
     plan = plan_restore(decoded.audio, decoded.sample_rate, content, model, strength, always,
@@ -218,7 +217,7 @@ def info(src: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        rows = [(INFO_LABELS.get(k, k), v) for k, v in result.items() if k != "metadata"]
+        rows = [(k, v) for k, v in result.items() if k != "metadata"]
         rows += [("meta." + k, v) for k, v in sorted(m.items())]
         width = max(len(k) for k, _ in rows)
         for key, value in rows:

@@ -46,9 +46,12 @@ def test_info_reports_bitrate_byte_and_real_bitrate(tmp_path, wav, tiny_model_pa
     info = json.loads(r.output)
     assert info["bitrate_byte"] == 60 and info["integrity"] == "ok" and info["version"] == 2
     assert info["header_crc"] == "ok"
-    assert abs(info["real_kbps"] - 6.0) / 6.0 < 0.02
-    assert info["file_kbps"] > info["real_kbps"]
-    assert info["chunks"] == 3 and info["metadata"]["n_q"] == 12
+    # the one rate: all of the file's bytes per second per channel (header and chunk headers too)
+    assert info["file_kbps"] == round(nac_file.stat().st_size * 8 / 12.0 / 1000, 3)
+    assert 6.0 < info["file_kbps"] < 6.0 * 1.02 + info["header_bytes"] * 8 / 12.0 / 1000
+    assert "real_kbps" not in info
+    assert info["chunks"] == info["chunks_expected"] == 3 and info["metadata"]["n_q"] == 12
+    assert info["stopped_at_byte"] is None
     assert abs(info["duration_s"] - 12.0) < 1e-6
 
 
@@ -133,3 +136,34 @@ def test_missing_input(tmp_path):
 def test_python_m_nac_runs():
     r = subprocess.run([sys.executable, "-m", "nac", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "encode" in r.stdout
+
+
+def test_encode_line_and_info_name_the_same_rate(tmp_path, wav, tiny_model_path):
+    src = wav(16000, 4.0)
+    nac_file = tmp_path / "x.nac"
+    r = run("encode", src, nac_file, "--kbps", "6", "--model", tiny_model_path)
+    info = json.loads(run("info", nac_file, "--json").output)
+    assert f"file_kbps {info['file_kbps']:.2f}," in r.output
+
+
+def test_api_and_cli_write_identical_bytes(tmp_path, wav, tiny_model_path):
+    import nac
+
+    src = wav(16000, 2.0)
+    run("encode", src, tmp_path / "cli.nac", "--kbps", "6", "--model", tiny_model_path, "-q")
+    audio, sr = sf.read(src, dtype="float32", always_2d=True)
+    assert nac.compress(audio.T, sr, kbps=6, model=tiny_model_path) == (tmp_path / "cli.nac").read_bytes()
+
+
+def test_info_on_a_corrupted_chunk_says_how_far_it_read(tmp_path, wav, tiny_model_path):
+    src = wav(16000, 8.0)  # 2 chunks of 5 s
+    nac_file = tmp_path / "x.nac"
+    run("encode", src, nac_file, "--kbps", "6", "--model", tiny_model_path, "-q")
+    data = bytearray(nac_file.read_bytes())
+    data[-5] ^= 0xFF  # inside the last chunk's payload
+    nac_file.write_bytes(bytes(data))
+    r = run("info", nac_file, "--json")
+    info = json.loads(r.output)
+    assert r.exit_code == 1 and "CRC mismatch in chunk 1" in info["integrity"]
+    assert info["chunks"] == 1 and info["chunks_expected"] == 2
+    assert info["header_bytes"] < info["stopped_at_byte"] < len(data)

@@ -106,13 +106,14 @@ def test_kbps_takes_only_the_listed_rates_and_help_has_no_doubled_percent():
     assert "%%" not in out and "~20 % smaller" in out
 
 
-def test_info_labels_per_channel_and_whole_file_rates(tmp_path, tiny_model_path):
+def test_info_gives_the_file_rate_per_channel(tmp_path, tiny_model_path):
     sf.write(tmp_path / "six.wav", np.zeros((16000, 6), np.float32), 16000)
     run("encode", tmp_path / "six.wav", tmp_path / "six.nac", "--model", tiny_model_path, "-q")
     code, out = run("info", tmp_path / "six.nac")
     lines = out.splitlines()
-    assert code == 0 and any("kbps_per_channel" in line for line in lines)
-    assert any("kbps_whole_file (all channels)" in line for line in lines)
+    size = (tmp_path / "six.nac").stat().st_size
+    rate = next(line for line in lines if line.strip().startswith("file_kbps"))
+    assert code == 0 and float(rate.split(":")[1]) == round(size * 8 / 1.0 / 1000 / 6, 3)
     colons = {line.index(":") for line in lines}
     assert len(colons) == 1  # every key right-aligned to one column, meta.original_sample_rate too
 
@@ -146,3 +147,24 @@ def test_unreadable_file_message_has_no_errno(tmp_path, tiny_model_path):
     (tmp_path / "junk.wav").write_bytes(os.urandom(3000))
     code, out = run("encode", tmp_path / "junk.wav", tmp_path / "o.nac", "--model", tiny_model_path)
     assert code == 1 and "Errno" not in out and "not a readable audio file" in out
+
+
+@pytest.mark.parametrize("command", ["encode", "decode", "restore"])
+def test_output_paths_are_refused_before_any_model_or_torch_loads(tmp_path, command):
+    """A refusal costs milliseconds: nothing heavy (torch, a model) is imported before the paths
+    are checked. Run in a fresh interpreter, where nothing has imported torch yet."""
+    import subprocess
+    import sys
+
+    src = tmp_path / ("in.nac" if command == "decode" else "in.wav")
+    src.write_bytes(b"x")
+    existing = tmp_path / ("out.nac" if command == "encode" else "out.wav")
+    existing.write_bytes(b"keep")
+    probe = ("import sys\nfrom click.testing import CliRunner\nfrom nac.cli import cli\n"
+             "r = CliRunner().invoke(cli, sys.argv[1:])\n"
+             "print(r.exit_code, 'torch' in sys.modules, r.output.strip())\n")
+    for dst, message in ((existing, "exists (use --force"), (tmp_path / "missing" / existing.name, "does not exist")):
+        out = subprocess.run([sys.executable, "-c", probe, command, str(src), str(dst)], capture_output=True,
+                             text=True, check=True).stdout
+        assert out.startswith("1 False") and message in out, out
+    assert existing.read_bytes() == b"keep"

@@ -38,7 +38,7 @@ def tiny_default(monkeypatch, tiny_model_path, tiny_restorer_path):
 def test_codec_tab_function(tiny_model_path):
     result = actions.codec_compare(wav(), "in.wav", 6.0, tiny_model_path)
     assert set(result.summary["items"]) == {"original", "nac", "opus"}
-    assert 5 < result.summary["items"]["nac"]["kbps"] < 12  # real size, header included
+    assert 5 < result.summary["items"]["nac"]["file_kbps"] < 12  # real size, header included
     for name in ("original", "nac", "opus"):
         audio, sr = sf.read(io.BytesIO(result.files[f"{name}.wav"]))
         assert sr == 16000 and abs(len(audio) - 24000) <= 320

@@ -387,28 +387,38 @@ def model_rate_samples(num_samples: int, original_rate: int, model_rate: int) ->
     return (num_samples * model_rate + original_rate // 2) // original_rate
 
 
+def file_kbps(size_bytes: int, seconds: float, channels: int = 1) -> float:
+    """A file's rate, the one definition every report uses (encode's line, `nac info`, the
+    JSON, `nac restore --explain`, the UI), for NAC and third-party files alike: all of the
+    file's bytes (header, metadata, container pages included) per second of audio, per channel,
+    in kbps. Short clips pay their headers: that is what they cost to send or store."""
+    return size_bytes * 8 / max(seconds, 1e-9) / 1000 / max(channels, 1)
+
+
 def inspect(f: BinaryIO, size: int) -> dict:
-    """What `nac info` shows: header fields, duration, real bitrate, chunks, integrity, metadata.
+    """What `nac info` shows: header fields, duration, file rate, chunks, integrity, metadata.
 
     Header or metadata problems raise `NacFormatError`; chunk problems are reported in
-    `integrity` (the header is still worth showing)."""
+    `integrity`, with how many chunks were read and the byte where reading stopped (the header
+    is still worth showing)."""
     reader = NacReader(f)
-    chunks, crc = 0, "ok"
+    chunks, crc, stopped_at = 0, "ok", None
+    start = f.tell()
     try:
         for _ in reader.payloads():
             chunks += 1
+            start = f.tell()
     except NacFormatError as exc:
-        crc = f"FAILED: {exc}"
+        crc, stopped_at = f"FAILED: {exc}", start
     duration = reader.num_samples / reader.original_sample_rate
-    # real bitrate: chunk headers + payload per channel, what the codes cost; file_kbps adds
-    # the one-off header and metadata (~0.3 kB), which matter only for very short clips
-    seconds = max(duration, 1e-9)
+    expected = -(-reader.total_frames // reader.frames_per_chunk)
     return {
         "bytes": size, "magic": "NAC", "version": reader.header.version,
         "bitrate_byte": reader.header.bitrate, "nominal_kbps": reader.header.kbps,
         "duration_s": round(duration, 3),
-        "real_kbps": round((size - reader.header.size) * 8 / seconds / 1000 / reader.channels, 3),
-        "file_kbps": round(size * 8 / seconds / 1000, 3), "chunks": chunks, "integrity": crc,
+        "file_kbps": round(file_kbps(size, duration, reader.channels), 3),
+        "header_bytes": reader.header.size, "chunks": chunks, "chunks_expected": expected,
+        "integrity": crc, "stopped_at_byte": stopped_at,
         "header_crc": "ok" if reader.header.version >= 2 else "none (version 1 file)",
         "entropy": (f"{reader.entropy['coder']} (statistics {reader.entropy['statistics']})"
                     if reader.entropy else "off (bit-packed codes)"),

@@ -21,7 +21,7 @@ class SourceInfo:
     """What is known about how the audio was degraded."""
 
     codec: str  # "nac", "opus", "mp3", "aac", "vorbis", "pcm", "flac", ...
-    kbps: float | None  # nominal (NAC header, container) or measured from size / duration
+    kbps: float | None  # the file's rate: `container.bitstream.file_kbps` (size / duration / channels)
     bandwidth_hz: float  # measured: highest frequency with real content
 
 
@@ -59,40 +59,36 @@ def open_source(path: str | Path, model: str | None = None) -> Decoded:
 
 def _nac_source(path: Path, model: str | None) -> Decoded:
     from ..api import decompress_from_file
-    from ..container.bitstream import NacReader
+
+    from ..container.bitstream import file_kbps
 
     with open(path, "rb") as f:
-        kbps = NacReader(f).header.kbps
-        f.seek(0)
         audio, sr = decompress_from_file(f, model)
+    kbps = round(file_kbps(path.stat().st_size, audio.shape[1] / sr, audio.shape[0]), 2)
     return Decoded(audio, sr, SourceInfo("nac", kbps, measure_bandwidth(audio, sr)))
 
 
 def _file_source(path: Path) -> Decoded:
     audio, sr = read_audio(path)
-    codec, kbps = _probe(path, audio.shape[1] / sr)
+    codec, kbps = _probe(path, audio.shape[1] / sr, audio.shape[0])
     return Decoded(audio, sr, SourceInfo(codec, kbps, measure_bandwidth(audio, sr)))
 
 
-def _probe(path: Path, seconds: float) -> tuple[str, float | None]:
-    """Codec name and bitrate: the stream's nominal rate, else its packets' payload over its
-    duration (Ogg Opus carries no nominal rate, and the file's size would count the container's
-    pages and headers too: a 1-s Opus 6 kbps file measures 9+ kbps by size), else the file size."""
+def _probe(path: Path, seconds: float, channels: int) -> tuple[str, float | None]:
+    """Codec name and the file's rate (`file_kbps`: all its bytes, container pages and headers
+    included, the way the UI and `nac info` measure NAC files; a 1-s Ogg Opus file pays ~3 kbps
+    of headers that way, a 10-s one ~0.3)."""
+    from ..container.bitstream import file_kbps
+
     try:
         import av
 
         with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            codec = stream.codec_context.name
-            rate = stream.bit_rate
-            if not rate and seconds > 0:
-                payload = sum(packet.size for packet in container.demux(stream))
-                rate = payload * 8 / seconds if payload else container.bit_rate
+            codec = container.streams.audio[0].codec_context.name
     except Exception:
-        return path.suffix.lstrip(".").lower() or "unknown", None
+        codec = path.suffix.lstrip(".").lower() or "unknown"
     if codec.startswith("pcm_"):
         codec = "pcm"
     codec = {"libopus": "opus", "mp3float": "mp3", "libvorbis": "vorbis"}.get(codec, codec)
-    if not rate and seconds > 0:
-        rate = path.stat().st_size * 8 / seconds
-    return codec, round(rate / 1000, 2) if rate else None
+    kbps = file_kbps(path.stat().st_size, seconds, channels) if seconds > 0 else None
+    return codec, round(kbps, 2) if kbps else None

@@ -36,7 +36,7 @@ class RestorePlan:
     input_class: str | None = None  # what a latent restorer's measurements are keyed on
 
     def explain(self) -> str:
-        source = f"{self.codec} {self.kbps:g} kbps, " if self.codec and self.kbps else (
+        source = f"{self.codec} at {self.kbps:.2f} kbps (file_kbps), " if self.codec and self.kbps else (
             f"{self.codec}, " if self.codec else "")
         guess = f" (p(speech) = {self.speech_probability:.2f})" if self.speech_probability is not None else ""
         return (f"input: {source}{self.content}{guess}, bandwidth {self.bandwidth_hz / 1000:.1f} kHz "

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..container.bitstream import file_kbps
 from ..io.audio import AudioError, read_audio, resample
 
 MAX_SECONDS = 600.0  # longer uploads are refused: the page is for listening, `nac` for batches
@@ -115,12 +116,12 @@ def codec_compare(data: bytes, filename: str, kbps: float, model: str | None = N
         nac_audio = restore_audio(nac_audio, sr, "auto", None, sr, codec="nac", kbps=kbps)[0]
     opus_audio, opus_kbps = roundtrip(audio.mean(0), sr, "opus", kbps)  # aligned: the codec delay removed
     opus_bytes = round(opus_kbps * seconds * 1000 / 8)
-    items = {"original": (audio, len(data)), "nac": (nac_audio, len(nac_data)), "opus": (opus_audio[None], opus_bytes)}
+    items = {"original": (audio, len(data)), "nac": (nac_audio, len(nac_data)), "opus": (opus_audio[None], opus_bytes)}  # opus: the mono mix
     result = Result({"seconds": round(seconds, 2), "sample_rate": sr, "kbps": kbps, "items": {}})
     for name, (x, size) in items.items():
         result.files[f"{name}.wav"] = wav_bytes(x, sr)
         result.files[f"{name}.png"] = spectrogram_png(x, sr, name if name == "original" else f"{name} {kbps:g} kbps")
-        result.summary["items"][name] = {"bytes": size, "kbps": round(size * 8 / seconds / 1000, 2)}
+        result.summary["items"][name] = {"bytes": size, "file_kbps": round(file_kbps(size, seconds, x.shape[0]), 2)}
     result.files["encoded.nac"] = nac_data
     return result
 
