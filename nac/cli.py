@@ -172,7 +172,8 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
 @click.option("--model", default=None, help="Restoration model name or checkpoint (overrides --content).")
 @click.option("--codec-model", default=None, help="Codec for .nac inputs [default: the one named in the file].")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
-              help="Output rate [default: the higher of the input's and the model's].")
+              help="Output rate [default: the input's, or the model's where band extension needs more "
+              "(8 kHz speech -> 16 kHz); --explain says which].")
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               help="How much of the model's change to apply (0 = pass the input through).")
 @click.option("--always", is_flag=True, help="Restore even input that already fills the model's band.")
@@ -192,10 +193,10 @@ def restore(src, dst, content, model, codec_model, sample_rate, strength, always
     decoded = open_source(src, codec_model)
     info = decoded.info
     plan = plan_restore(decoded.audio, decoded.sample_rate, content, model, strength, always,
-                        info.codec, info.kbps, info.bandwidth_hz)
+                        info.codec, info.kbps, info.bandwidth_hz, sample_rate)
     if explain:
         click.echo(plan.explain(), err=True)
-    audio, sr = apply_plan(decoded.audio, decoded.sample_rate, plan, sample_rate)
+    audio, sr = apply_plan(decoded.audio, decoded.sample_rate, plan)
     write_audio(dst, audio, sr)
 
 
@@ -272,20 +273,14 @@ def train(config, data, out, dev, steps, until, resume, init, device, data_weigh
 @click.option("--data", multiple=True, required=True, type=click.Path(exists=True))
 @click.option("--noise", type=click.Path(exists=True), default=None, help="Noise folder for the phone simulation.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--dev", type=click.Path(exists=True), default=None,
-              help="Held-out folder scored per condition (latent restorers).")
 @click.option("--resume", is_flag=True)
 @friendly_errors
-def train_restore_cmd(config, data, noise, out, dev, resume) -> None:
-    """Train a restorer on real-codec degradations of DATA: a post-filter, or (a config with
-    "kind": "restore-latent") an encoder into the codec's latent space."""
-    from .train.latent_restore import is_latent_config, train_latent_restore
+def train_restore_cmd(config, data, noise, out, resume) -> None:
+    """Train a post-filter (the music restorer) on real-codec degradations of DATA. The speech
+    enhancer trains with `nac train-enhancer`."""
     from .train.restore import train_restore
 
-    if is_latent_config(config):
-        train_latent_restore(config, list(data), out, noise=noise, dev=dev, resume=resume)
-    else:
-        train_restore(config, list(data), out, noise=noise, resume=resume)
+    train_restore(config, list(data), out, noise=noise, resume=resume)
 
 
 @cli.command("train-enhancer")
@@ -323,7 +318,9 @@ def export(model: str, dst: str | None, name: str | None, onnx_dir: str | None, 
         if not Path(model).is_file():
             raise UserError(f"{model}: no such checkpoint file")
         click.echo(do_export(model, dst, name))
-    if onnx_dir:
+    if onnx_dir and _is_enhancer(model):
+        _export_enhancer_onnx(model, onnx_dir, int8)
+    elif onnx_dir:
         import numpy as np
         import torch
 
@@ -346,6 +343,36 @@ def export(model: str, dst: str | None, name: str | None, onnx_dir: str | None, 
                        f"difference {np.abs(audio - reference).max():.2e}")
         for part, path in paths.items():
             click.echo(f"{part}: {path}")
+
+
+def _is_enhancer(model: str) -> bool:
+    from .registry import REGISTRY
+
+    card = REGISTRY.get(model)
+    return card.kind == "enhancer" if card else Path(model).name.startswith("enhance")
+
+
+def _export_enhancer_onnx(model: str, onnx_dir: str, int8: bool) -> None:
+    """enhancer.onnx (+ int8), checked against torch on a probe signal through the stream."""
+    import numpy as np
+    import torch
+
+    from .backends.onnx_enhancer import export as onnx_export
+    from .backends.onnx_enhancer import onnx_enhancer
+    from .restore.restorer import load_restorer
+    from .restore.stream import enhance_file
+
+    enhancer = load_restorer(model)
+    paths = onnx_export(enhancer, onnx_dir, int8)
+    t = np.arange(3 * enhancer.sample_rate) / enhancer.sample_rate
+    rng = np.random.default_rng(0)
+    probe = (0.3 * np.sin(2 * np.pi * 150 * t * (1 + 0.05 * np.sin(3 * t))) + 0.02 * rng.standard_normal(len(t)))
+    probe = probe.astype(np.float32)[None]
+    torch.set_num_threads(1)
+    reference = enhance_file(enhancer, probe)
+    for key, path in paths.items():
+        audio = enhance_file(onnx_enhancer(enhancer, path), probe)
+        click.echo(f"{key}: {path} (enhanced audio max abs difference from torch {np.abs(audio - reference).max():.2e})")
 
 
 @cli.command("eval")

@@ -15,17 +15,13 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 @dataclass(frozen=True)
 class ModelCard:
     name: str
-    kind: str  # "codec" or "restore"
+    kind: str  # "codec", "enhancer" (speech restoration) or "restore" (the music post-filter)
     filename: str
     sha256: str
     description: str
-    # Restoration models: whether dev measurements showed gains on band-limited input of their
-    # content (reports/restore.md). `nac restore` runs a model only where it was shown to help.
-    helps_band_limited: bool = True
-    # Latent restorers (`nac/restore/latent.py`): the input classes (`plan.input_class`) where dev
-    # measurements showed gains, and those of them where keeping the input's own band measured better.
-    restores: tuple[str, ...] = ()
-    keeps_band: tuple[str, ...] = ()
+    # Restoration models: the input classes (`restore.plan.input_class`) on which dev measured
+    # the model worse (reports/restore.md): `nac restore` passes those through.
+    skips: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, ModelCard] = {
@@ -42,27 +38,17 @@ REGISTRY: dict[str, ModelCard] = {
                   "8d12d3d8b9123ffcbfa8bb1cbddad6d91481f50b5e0883bb82803706a4884a86",
                   "experimental: nac-16k + pitch side channel (1 level of every bitrate = f0), 46 000 steps; "
                   "A/B in reports/training.md"),
-        ModelCard("restore-speech-16k", "restore", "restore-speech-16k.pt",
-                  "38211f2301b1c5be8de09950ea937ae061c5320bc8dec94979a551ae31f44d90",
-                  "speech restoration / bandwidth extension to 16 kHz",
-                  # lowered PESQ on every band-limited dev speech condition (Opus 6: -0.27, 8 kHz: -0.17)
-                  helps_band_limited=False),
-        ModelCard("restore-speech-latent", "restore-latent", "restore-speech-latent.pt",
-                  "df67b43e28bd21eb691fabda13df519b1f33b9d33232e79d30a633b8be0a271b",
-                  "speech restoration into nac-16k's latent space (40 000 steps), rendered by its decoder; "
-                  "the input kept below its bandwidth",
-                  # dev speech, 25 files, paired (reports/restore_training.md, session 9): Opus 6 +
-                  # keep band LSD 2.97 -> 1.02, PESQ +0.046 +- 0.046, ViSQOL +0.031 +- 0.161, DNSMOS
-                  # +0.017 +- 0.020 (vs the 8 500-step restorer: PESQ +0.038 +- 0.025); 8 kHz speech
-                  # + keep band PESQ -0.240 +- 0.115 (LSD 0.23x), phone PESQ -0.003 +- 0.011: pass through
-                  restores=("opus-low",), keeps_band=("opus-low",)),
+        ModelCard("enhance-speech-16k", "enhancer", "enhance-speech-16k.pt",
+                  "5b8ca328bffb98c480990f644cfc9e43134628aa537232333bc19440618d5c75",
+                  "speech enhancer: band gains that cut and boost, a deep filter below 3.2 kHz, band extension "
+                  "above the input's cutoff; causal, 20 ms latency (nac/restore/enhancer.py, reports/restore.md)"),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
                   "75c09cd3aa2812d8408224aced27a7fac5a144adcf371162147ca86ca55280a1",
                   "music restoration / bandwidth extension to 24 kHz"),
     ]
 }
 DEFAULT_CODEC = "nac-16k-bg"  # passed the ship rule against nac-16k at 3, 6 and 12 kbps (reports/band_gain.md)
-DEFAULT_RESTORE = {"speech": "restore-speech-latent", "music": "restore-music-24k"}
+DEFAULT_RESTORE = {"speech": "enhance-speech-16k", "music": "restore-music-24k"}
 
 
 class ModelNotFoundError(Exception):

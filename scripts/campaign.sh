@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The standing training campaign: continue the best codec run in the background, niced, resumable.
+# The standing training campaign: train the speech enhancer (default arm) or a codec arm in the
+# background, niced, resumable.
 #
-#   bash scripts/campaign.sh [ARM]        # ARM: enhancer (nac restore's model, default), v2-mpd-phase (decoder v2, retired), v2-mpd, v2, v2-fp32, v2-unfrozen, v2-mpd-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech, restore-latent
+#   bash scripts/campaign.sh [ARM]        # ARM: enhancer (nac restore's model, default), causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch
+#                                          (decoder v2 retired in session 15: reports/training.md)
 #   bash scripts/campaign.sh status       # last dev evaluations of every arm
 #   python scripts/campaign_ship.py ARM   # ship the arm's checkpoint if dev PESQ beats nac-16k
 #
@@ -26,29 +28,6 @@ case "$ARM" in
   # the speech enhancer `nac restore` and `nac decode --postfilter` run (nac/restore/enhancer.py,
   # nac/train/enhance.py): its whole resumable state is ~3.5 MB, committed as campaign/enhancer/latest.pt
   enhancer) CONFIG=configs/enhancer-16k.json ;;
-  # decoder v2 (reports/training.md): the shipped encoder and codebooks frozen, a decoder that
-  # predicts magnitude and phase (no Griffin-Lim) trained against multi-period + multi-scale
-  # STFT discriminators, bf16 autocast
-  v2) CONFIG=configs/nac-16k-v2.json ;;
-  # the same in fp32: the check that bf16 trains as well (compare metrics.csv step for step)
-  v2-fp32) CONFIG=configs/nac-16k-v2-fp32.json ;;
-  # the same with the encoder and codebooks trained too: is the frozen latent space the ceiling
-  # (reports/training.md, session 8)? A new latent space: restorers would retrain against it
-  v2-unfrozen) CONFIG=configs/nac-16k-v2-unfrozen.json ;;
-  # decoder v2 judged by the multi-period discriminator alone (no multi-scale STFT judge, the
-  # costlier of the two on one thread), the same warm start and seed as the v2 arm: at equal
-  # steps it leads v2 by +0.08-0.14 PESQ and steps 25 % faster (reports/training.md, session 10),
-  # so it was the campaign's default arm in sessions 10-11
-  v2-mpd) CONFIG=configs/nac-16k-v2-mpd.json ;;
-  # v2-mpd with the encoder and codebooks trained too: session 9's frozen-vs-trained A/B again,
-  # with the dev codebooks no longer stale (session 11 found the quantizer's cache served the
-  # codebooks of the arm's first evaluation to every later one)
-  v2-mpd-unfrozen) CONFIG=configs/nac-16k-v2-mpd-unfrozen.json ;;
-  # v2-mpd with a loss on the phase's derivatives (instantaneous frequency, group delay:
-  # nac/train/losses.py), forked from v2-mpd at 63 000 (session 12: what limits v2 is its phase);
-  # +0.05-0.07 trainer dev PESQ over v2-mpd at equal steps 4 000 steps on, so the default arm
-  # from session 12 on
-  v2-mpd-phase) CONFIG=configs/nac-16k-v2-mpd-phase.json ;;
   # low latency: a causal student (no look-ahead in any ConvNeXt block) distilled from the
   # shipped nac-16k, its phase made online with 3 frames of look-ahead (nac/train/causal.py)
   causal) CONFIG=configs/nac-16k-causal.json ;;
@@ -67,10 +46,7 @@ case "$ARM" in
   # a low learning rate): the lever against over-smoothed magnitudes (reports/training.md)
   gan) CONFIG=configs/nac-16k-gan-finetune.json ;;
   pitch) CONFIG=configs/nac-16k-pitch.json ;;
-  restore-speech) CONFIG=configs/restore-speech-16k-bounded.json ;;
-  # speech restoration into the codec's latent space (nac/restore/latent.py): latent regression
-  restore-latent) CONFIG=configs/restore-latent-speech-16k.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (v2, v2-fp32, v2-unfrozen, v2-mpd, v2-mpd-unfrozen, causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, restore-speech or restore-latent)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch or enhancer)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 # a new machine: continue from the state the last session committed (scripts/campaign_state.py)
@@ -87,16 +63,9 @@ fi
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
 if [ "$ARM" = enhancer ]; then
   CMD=(nac train-enhancer --config "$CONFIG" --data "$DATA" --out "$RUN" --resume)
-elif [ "$ARM" = restore-latent ]; then
-  CMD=(nac train-restore --config "$CONFIG" --data "$DATA/train/speech" --noise "$DATA/noise"
-       --dev "$DATA/dev/speech" --out "$RUN" --resume)
 elif [[ "$ARM" == causal* ]]; then
   CMD=(nac train --config "$CONFIG" --data "$DATA/train/speech" --data "$DATA/train/music"
        --data-weights 3,1 --dev "$DATA/dev/speech" --out "$RUN" --steps "${STEPS:-20000}" --resume)
-elif [ "$ARM" = restore-speech ]; then
-  # the bounded speech restorer trains from scratch (its pairs are made with the real codecs)
-  CMD=(nac train-restore --config "$CONFIG" --data "$DATA/train/speech" --noise "$DATA/noise"
-       --out "$RUN" --resume)
 else
   DATA_ARGS=(--data "$DATA/train/speech" --data "$DATA/train/music" --dev "$DATA/dev/speech")
   WEIGHTS=3,1

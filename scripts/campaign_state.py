@@ -95,7 +95,7 @@ def load(arm: str) -> None:
         frozen = {k: v for k, v in model.state_dict().items() if k.startswith(("encoder.", "quantizer."))}
         ckpt["model"] = {**frozen, **ckpt["model"]}
     if meta.get("teacher_sha256"):  # a causal student: its codebooks are the teacher's, so that
-        from nac.train.latent_restore import frozen_codec  # latest.pt decodes before training resumes
+        from nac.train.causal import frozen_codec  # latest.pt decodes before training resumes
 
         teacher, _, digest = frozen_codec(meta["train_config"]["teacher"])
         if digest != meta["teacher_sha256"]:

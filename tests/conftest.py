@@ -53,3 +53,20 @@ def tiny_restorer_path(tmp_path_factory) -> str:
     checkpoint.save(path, {"kind": "restore", "name": "tiny-restore", "config": cfg.to_dict(),
                            "model": model.state_dict()})
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_enhancer_path(tmp_path_factory) -> str:
+    """A small enhancer with random (not identity) outputs, saved as a checkpoint."""
+    from nac.restore.enhancer import Enhancer, EnhancerConfig
+
+    torch.manual_seed(0)
+    cfg = EnhancerConfig(hidden=16, gru_layers=1)
+    model = Enhancer(cfg)
+    with torch.no_grad():  # move every head off its identity start so differences would show
+        for head in (model.net.gain, model.net.ext_gain, model.net.df):
+            head.weight.normal_(0, 0.3)
+    path = tmp_path_factory.mktemp("models") / "tiny_enhancer.pt"
+    checkpoint.save(path, {"kind": "enhancer", "name": "tiny-enhancer", "config": cfg.to_dict(),
+                           "model": model.state_dict()})
+    return str(path)

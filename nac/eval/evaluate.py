@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..io.audio import list_audio, read_audio, resample
 from . import metrics
 
-METRICS_VERSION = 3  # 2: DNSMOS is OVRL (was P.808); 3: DC removed before coding and scoring
+METRICS_VERSION = 4  # 2: DNSMOS is OVRL (was P.808); 3: DC removed before coding and scoring; 4: + SIG, BAK
 SPEECH_METRICS = ("pesq", "stoi", "visqol", "dnsmos", "mel", "lsd", "si_sdr", "snr", "harmonic")
 MUSIC_METRICS = ("visqol", "mel", "lsd", "si_sdr", "snr")
 # computed only when asked for with --metrics: dnsmos is slow (two ONNX nets); harmonic is a
@@ -42,7 +42,8 @@ METRIC_FUNCS = {
     "pesq": lambda ref, deg, sr, content: metrics.pesq_wb(ref, deg, sr),
     "stoi": lambda ref, deg, sr, content: metrics.stoi(ref, deg, sr),
     "visqol": lambda ref, deg, sr, content: metrics.visqol(ref, deg, sr, "speech" if content == "speech" else "audio"),
-    "dnsmos": lambda ref, deg, sr, content: metrics.dnsmos(deg, sr),
+    # one DNSMOS run gives all three P.835 scores: "dnsmos" is OVRL, SIG and BAK come beside it
+    "dnsmos": lambda ref, deg, sr, content: metrics.dnsmos_parts(deg, sr),
     "mel": lambda ref, deg, sr, content: metrics.mel_distance(ref, deg, sr),
     "lsd": lambda ref, deg, sr, content: metrics.lsd(ref, deg, sr),
     "harmonic": lambda ref, deg, sr, content: metrics.harmonic_correlation(ref, deg, sr),
@@ -64,7 +65,9 @@ def score(ref: np.ndarray, deg: np.ndarray, sr: int, content: str, wanted: set[s
         if (wanted and name not in wanted) or (not wanted and name in OPT_IN):
             continue
         value = METRIC_FUNCS[name](ref, deg, sr, content)
-        if value is not None:
+        if isinstance(value, dict):
+            out.update({name if part == "ovrl" else f"{name}_{part}": v for part, v in value.items()})
+        elif value is not None:
             out[name] = value
     return out
 

@@ -193,6 +193,12 @@ def visqol(ref, deg, sr: int, mode: str = "speech") -> float | None:
 
 def dnsmos(deg, sr: int) -> float | None:
     """No-reference DNSMOS OVRL (the P.835 overall quality; speechmos, 16 kHz) of `deg`."""
+    parts = dnsmos_parts(deg, sr)
+    return parts["ovrl"] if parts else None
+
+
+def dnsmos_parts(deg, sr: int) -> dict | None:
+    """DNSMOS P.835: OVRL (overall), SIG (speech distortion) and BAK (background noise)."""
     try:
         from speechmos import dnsmos as _dnsmos
     except ImportError:
@@ -200,6 +206,7 @@ def dnsmos(deg, sr: int) -> float | None:
     x = resample(_mono(deg)[None].astype(np.float32), sr, 16000)[0]
     x = x / max(np.abs(x).max(), 1e-6) * 0.9  # DNSMOS expects [-1, 1]; level-normalised input
     try:
-        return float(_dnsmos.run(x, 16000, return_df=False)["ovrl_mos"])
+        out = _dnsmos.run(x, 16000, return_df=False)
+        return {"ovrl": float(out["ovrl_mos"]), "sig": float(out["sig_mos"]), "bak": float(out["bak_mos"])}
     except Exception:
         return None

@@ -54,7 +54,8 @@ def db_to_amplitude(gain_db: torch.Tensor) -> torch.Tensor:
 
 
 class EnhancerNet(nn.Module):
-    """Features (B, N, F) and recurrent state -> band gains, extension gains, deep-filter taps."""
+    """Features (B, N, F) and recurrent state -> band gains, extension gains, deep-filter taps
+    (real and imaginary parts in the last dimension: the ONNX graph has no complex type)."""
 
     def __init__(self, cfg: EnhancerConfig):
         super().__init__()
@@ -81,7 +82,7 @@ class EnhancerNet(nn.Module):
         # .float(): under bf16 autocast (training) the spectrum is still edited in fp32
         taps = self.df(h).float().unflatten(-1, (cfg.df_bins, cfg.df_order, 2))
         return (bounded_db(self.gain(h).float(), cfg.gain_db), bounded_db(self.ext_gain(h).float(), cfg.ext_gain_db),
-                torch.complex(taps[..., 0], taps[..., 1]), state)
+                taps, state)
 
 
 class Enhancer(nn.Module):
@@ -96,6 +97,13 @@ class Enhancer(nn.Module):
     @property
     def sample_rate(self) -> int:
         return self.cfg.sample_rate
+
+    def restore(self, audio, cutoff_hz: float | None = None):
+        """(C, T) numpy audio at `sample_rate` -> enhanced (C, T): the `Restorer` interface of
+        `restorer.postfilter` (the enhancer finds the input's band edge itself)."""
+        from .stream import enhance_file
+
+        return enhance_file(self, audio)
 
     def initial_state(self, spec: torch.Tensor) -> dict:
         """A stream's state before its first frame, seeded from that frame's levels."""
@@ -130,7 +138,7 @@ class Enhancer(nn.Module):
         history = torch.cat([state["past"], low], 1)  # (B, order - 1 + N, df_bins)
         state["past"] = history[:, history.shape[1] - (cfg.df_order - 1):]
         windows = history.unfold(1, cfg.df_order, 1)  # (B, N, df_bins, order): oldest first
-        filtered = (windows * taps).sum(-1)
+        filtered = (windows * torch.complex(taps[..., 0], taps[..., 1])).sum(-1)
         out = torch.cat([filtered, gained[..., cfg.df_bins:]], -1)
         source = torch.nn.functional.pad(out[..., :out.shape[-1] - self.shift], (self.shift, 0))
         return out + source * front.to_bins(db_to_amplitude(ext_db))

@@ -1,13 +1,13 @@
 """What `nac restore` decides before it touches the audio, and why (`nac restore --explain`).
 
-A post-filter that damages its input is worse than none, so restoration is planned from
-measurements of the input: its bandwidth (the highest frequency with real content), whether it
-is speech or music, and what the container says (codec, bitrate). Where the input already fills
-the model's band (clean audio, Opus >= 12 kbps, NAC's own output) the model has nothing to add
-that it was shown to add without loss, so the input passes through untouched. A shipped model
-also runs only on the kind of input where dev measurements showed it helps (`ModelCard.
-helps_band_limited`); otherwise the content's model restores it, and a bounded model keeps the
-reliable band by construction.
+Speech goes through the enhancer (`enhancer.py`), which edits the input's own spectrum: it
+repairs noise, rooms, colouration and codec damage where the input has them, generates the band
+the input lacks, and was trained to leave clean speech as it is. A shipped model runs only on
+the input classes where dev measured no loss (`ModelCard.skips`: measured worse, passed
+through). Music keeps its post-filter, run where its band is incomplete.
+
+The output keeps the input's rate unless band extension needs a higher one (8-kHz telephone
+speech comes back at 16 kHz); `--explain` says which and why, and `--sample-rate` overrides it.
 """
 from __future__ import annotations
 
@@ -31,26 +31,40 @@ class RestorePlan:
     strength: float
     reason: str
     codec: str | None = None  # from the container, when known
-    kbps: float | None = None
-    keep_band: bool = True  # keep the input below its bandwidth (post-filters: always)
-    input_class: str | None = None  # what a latent restorer's measurements are keyed on
+    kbps: float | None = None  # the file's rate (`container.bitstream.file_kbps`)
+    input_rate: int = 0
+    output_rate: int = 0
+    rate_reason: str = "the input's rate"
+    input_class: str = ""
 
     def explain(self) -> str:
         source = f"{self.codec} at {self.kbps:.2f} kbps (file_kbps), " if self.codec and self.kbps else (
             f"{self.codec}, " if self.codec else "")
         guess = f" (p(speech) = {self.speech_probability:.2f})" if self.speech_probability is not None else ""
-        return (f"input: {source}{self.content}{guess}, bandwidth {self.bandwidth_hz / 1000:.1f} kHz "
-                f"of {self.full_band_hz / 1000:.1f} kHz\n"
+        return (f"input: {source}{self.content}{guess}, {self.input_rate} Hz, bandwidth "
+                f"{self.bandwidth_hz / 1000:.1f} kHz of {self.full_band_hz / 1000:.1f} kHz\n"
                 f"action: {self.action}" + (f" with {self.model} at strength {self.strength:g}"
-                                            if self.action == "restore" else "") + f" ({self.reason})")
+                                            if self.action == "restore" else "") + f" ({self.reason})\n"
+                f"output: {self.output_rate} Hz ({self.rate_reason})")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def input_class(codec: str | None, kbps: float | None, bandwidth_hz: float, full_band_hz: float) -> str:
+    """What a model card's measurements are keyed on: the source codec (and Opus' rate band)
+    when the container names it, else whether PCM input fills the model's band."""
+    if codec == "opus":
+        return "opus-low" if (kbps or 0) < 9 else "opus"
+    if codec in ("mp3", "aac", "nac"):
+        return codec
+    return "fullband" if bandwidth_hz >= FULL_BAND * full_band_hz else "narrowband"
+
+
 def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None,
                  strength: float = 1.0, always: bool = False, codec: str | None = None,
-                 kbps: float | None = None, bandwidth_hz: float | None = None) -> RestorePlan:
+                 kbps: float | None = None, bandwidth_hz: float | None = None,
+                 out_rate: int | None = None) -> RestorePlan:
     """Measure (C, T) audio and decide what restoring it means."""
     from ..io.sources import measure_bandwidth
     from ..registry import DEFAULT_RESTORE, REGISTRY
@@ -68,45 +82,31 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
     bandwidth = measure_bandwidth(audio, sr) if bandwidth_hz is None else bandwidth_hz
     full = restorer.sample_rate / 2  # it can also add band above the input's own Nyquist
     card = REGISTRY.get(name)
-    if card is not None and card.kind == "restore-latent" and strength > 0:
-        return _latent_plan(card, content, p_speech, bandwidth, full, strength, always, codec, kbps)
+    cls = input_class(codec, kbps, bandwidth, full)
+    enhancer = getattr(restorer, "front", None) is not None  # edits any input; a post-filter only fills band
     if strength == 0.0:
         action, reason = "pass-through", "strength 0"
     elif always:
         action, reason = "restore", "--always"
+    elif card is not None and cls in card.skips:
+        action, reason = "pass-through", f"{name} measured worse on {cls} input (reports/restore.md); --always runs it"
+    elif enhancer:
+        action = "restore"
+        reason = ("repairs noise, room, colouration and codec damage"
+                  + (f", generates the band above {bandwidth / 1000:.1f} kHz" if bandwidth < FULL_BAND * full else ""))
     elif bandwidth >= FULL_BAND * full:
         action, reason = "pass-through", "the input already fills the band the model restores"
-    elif name in REGISTRY and not REGISTRY[name].helps_band_limited:
-        action, reason = "pass-through", (f"{name} lowered PESQ on band-limited dev {content} "
-                                          "(reports/restore.md); --always runs it anyway")
     else:
         action, reason = "restore", f"content above {bandwidth / 1000:.1f} kHz is missing"
-    return RestorePlan(content, p_speech, bandwidth, full, name, action, strength, reason, codec, kbps)
-
-
-def input_class(codec: str | None, kbps: float | None, bandwidth_hz: float, full_band_hz: float) -> str:
-    """What a latent restorer's dev measurements are keyed on: the source codec and rate when
-    the container names them, else whether PCM input fills the band."""
-    if codec == "opus":
-        return "opus-low" if (kbps or 0) < 9 else "opus"
-    if codec in ("mp3", "aac", "nac"):
-        return codec
-    return "fullband" if bandwidth_hz >= FULL_BAND * full_band_hz else "narrowband"
-
-
-def _latent_plan(card, content, p_speech, bandwidth, full, strength, always, codec, kbps) -> RestorePlan:
-    cls = input_class(codec, kbps, bandwidth, full)
-    keep = cls in card.keeps_band
-    if always or cls in card.restores:
-        how = (f"the codec's decoder renders it, the input kept below {bandwidth / 1000:.1f} kHz" if keep
-               else "the codec's decoder renders all of it")
-        reason = ("--always" if always and cls not in card.restores else
-                  f"{cls} input measured better restored (reports/restore_training.md)") + f"; {how}"
-        action = "restore"
-    else:
-        action, reason = "pass-through", f"no measured gain for {cls} input (reports/restore_training.md); --always runs it"
-    return RestorePlan(content, p_speech, bandwidth, full, card.name, action, strength, reason, codec, kbps,
-                       keep, cls)
+    rate, rate_reason = sr, "the input's rate"
+    if out_rate:
+        rate, rate_reason = out_rate, "--sample-rate"
+    elif action == "restore" and sr < restorer.sample_rate:
+        rate = restorer.sample_rate
+        rate_reason = (f"input {sr} Hz: band extension to {restorer.sample_rate / 2000:g} kHz needs "
+                       f"{restorer.sample_rate} Hz")
+    return RestorePlan(content, p_speech, bandwidth, full, name, action, strength, reason, codec, kbps,
+                       sr, rate, rate_reason, cls)
 
 
 def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | None = None
@@ -115,13 +115,12 @@ def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | No
     itself (resampled only if another output rate was asked for)."""
     from .restorer import load_restorer, postfilter
 
+    rate = out_rate or plan.output_rate or sr
     if plan.action == "pass-through":
-        rate = out_rate or sr
         if rate == sr:
             return audio.astype(np.float32, copy=False), sr
         return fit_length(resample(audio, sr, rate), round(audio.shape[1] * rate / sr)).astype(np.float32), rate
-    return postfilter(audio, sr, load_restorer(plan.model), out_rate, plan.strength,
-                      plan.bandwidth_hz if plan.keep_band else None)
+    return postfilter(audio, sr, load_restorer(plan.model), rate, plan.strength, plan.bandwidth_hz)
 
 
 def restore_audio(audio: np.ndarray, sr: int, content: str = "auto", model: str | None = None,
@@ -129,5 +128,5 @@ def restore_audio(audio: np.ndarray, sr: int, content: str = "auto", model: str 
                   kbps: float | None = None) -> tuple[np.ndarray, int]:
     """What `nac restore` does to (C, T) audio that came out of `codec` at `kbps` (None: PCM, as
     from a WAV file): plan (detect, decide), then restore or pass through."""
-    plan = plan_restore(audio, sr, content, model, strength, codec=codec, kbps=kbps)
-    return apply_plan(audio, sr, plan, out_rate)
+    plan = plan_restore(audio, sr, content, model, strength, codec=codec, kbps=kbps, out_rate=out_rate)
+    return apply_plan(audio, sr, plan)

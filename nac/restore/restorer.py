@@ -121,21 +121,22 @@ _CACHE: dict[str, object] = {}
 
 
 def load_restorer(name: str):
-    """A restoration model from the registry (or a checkpoint path), eval mode, float32: a
-    post-filter (`Restorer`), or a restorer into the codec's latent space with its codec
-    (`latent.LatentRestoration`). Both have `sample_rate` and `restore(audio, cutoff_hz)`."""
+    """A restoration model from the registry (or a checkpoint path), eval mode, float32: the
+    speech enhancer (`enhancer.Enhancer`, kind "enhancer") or a post-filter (`Restorer`, kind
+    "restore"). Both have `sample_rate` and `restore(audio, cutoff_hz)`."""
     from ..registry import load_checkpoint
 
     if name not in _CACHE:
         ckpt, _ = load_checkpoint(name)
-        if ckpt.get("kind") == "restore-latent":
-            from .latent import load_latent_restoration
+        if ckpt.get("kind") == "enhancer":
+            from .enhancer import Enhancer, EnhancerConfig
 
-            _CACHE[name] = load_latent_restoration(ckpt)
-            return _CACHE[name]
-        if ckpt.get("kind") != "restore":
+            cfg = EnhancerConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()})
+            model = Enhancer(cfg)
+        elif ckpt.get("kind") == "restore":
+            model = Restorer(RestoreConfig(**ckpt["config"]))
+        else:
             raise ValueError(f"{name} is not a restoration model")
-        model = Restorer(RestoreConfig(**ckpt["config"]))
         model.load_state_dict(float_state(ckpt["model"]))
         _CACHE[name] = model.eval()
     return _CACHE[name]

@@ -32,14 +32,24 @@ import torch
 from tqdm import tqdm
 
 from .. import checkpoint
-from ..codec.model import NacCodec
+from ..codec.model import CodecConfig, NacCodec
+from ..registry import load_checkpoint
 from .data import CropSampler, load_corpus
 from .dev_set import DevSet
 from .ema import WeightEMA
-from .latent_restore import frozen_codec
 from .losses import MagnitudeLoss
 from .precision import use_bf16
 from .trainer import OptimConfig, _append_dev, _build, _csv_appender, lr_at, magnitude_loss
+
+
+def frozen_codec(name: str) -> tuple[NacCodec, CodecConfig, str]:
+    """A shipped codec as a frozen teacher: (model, config, the sha256 it was loaded with)."""
+    ckpt, digest = load_checkpoint(name)
+    cfg = CodecConfig(**ckpt["config"])
+    codec = NacCodec(cfg, inference=True)
+    state = checkpoint.float_state(checkpoint.inference_weights(ckpt))
+    codec.load_state_dict({k: v for k, v in state.items() if not k.endswith(checkpoint.TRAINING_ONLY_SUFFIXES)})
+    return codec.eval().requires_grad_(False), cfg, digest
 
 
 @dataclass

