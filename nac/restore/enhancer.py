@@ -9,7 +9,8 @@ What it keeps, repairs and makes (the RNNoise / DeepFilterNet family, our own co
   identity;
 - **band extension**: the enhanced spectrum translated up by `shift_hz` (an excitation with the
   low band's harmonic fine structure and its phase), shaped by a second set of band gains
-  (-80 ... +10 dB); where the input has its own high band, those gains learn to stay closed.
+  (-80 ... +10 dB, starting at -50 dB); where the input has its own high band, those gains learn
+  to stay closed.
 
 The network sees band levels relative to their running mean (level-independent) and the low
 band's complex spectrum normalised by its running power, like DeepFilterNet's features. Every
@@ -66,8 +67,8 @@ class EnhancerNet(nn.Module):
         self.gain = nn.Linear(cfg.hidden, cfg.n_bands)
         self.ext_gain = nn.Linear(cfg.hidden, cfg.n_bands)
         self.df = nn.Linear(cfg.hidden, cfg.df_bins * cfg.df_order * 2)
-        with torch.no_grad():  # start as the identity: 0 dB, extension at -30 dB, filter = 1
-            for head, (low, high), at in ((self.gain, cfg.gain_db, 0.0), (self.ext_gain, cfg.ext_gain_db, -30.0)):
+        with torch.no_grad():  # start as the identity: 0 dB, extension at -50 dB, filter = 1
+            for head, (low, high), at in ((self.gain, cfg.gain_db, 0.0), (self.ext_gain, cfg.ext_gain_db, -50.0)):
                 head.weight.mul_(0.1)
                 frac = (at - low) / (high - low)
                 head.bias.fill_(float(torch.logit(torch.tensor(frac))))

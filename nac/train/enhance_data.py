@@ -83,7 +83,7 @@ class DamagedSpeech(torch.utils.data.IterableDataset):
                     s = rng.integers(0, len(clip) - n + 1)
                     x = clip[s:s + n]
                     x = (x / max(np.abs(x).max(), 1e-4) * 10 ** (rng.uniform(-25, -1) / 20)).astype(np.float32)
-                    y, _ = bank.damage(x, rng)
+                    y, x, _ = bank.damage(x, rng)
                 peak = np.abs(y).max()
                 scale = 0.99 / peak if peak > 0.99 else 1.0
                 degraded.append(y * scale)

@@ -24,7 +24,7 @@ def damage_for_dev(x: np.ndarray, sr: int, condition: str, rng: np.random.Genera
     if condition == "clean":
         return x.copy()
     if condition.startswith("phone"):
-        return phone_recording(x, sr, rng, noise[rng.integers(len(noise))], float(condition[5:]))
+        return phone_recording(x, sr, rng, noise[rng.integers(len(noise))], float(condition[5:]))  # scored vs dry
     if condition == "opus6":
         return roundtrip(x, sr, "opus", 6)[0]
     if condition == "bw8k":
