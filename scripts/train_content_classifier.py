@@ -93,6 +93,8 @@ def fit(X, y, hidden=32, l2=1e-3, steps=4000, lr=0.05, seed=0):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--hidden", type=int, default=16)
+    ap.add_argument("--l2", type=float, default=1e-2)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     speech = list_audio(args.data / "train" / "speech")
@@ -102,7 +104,7 @@ def main():
     Xm, ym = featurise(list_audio(args.data / "train" / "music"), 0, True, bank)
     X, y = np.array(Xs + Xm), np.array(ys + ym, dtype=float)
     mean, std = X.mean(0), X.std(0) + 1e-6
-    params = fit((X - mean) / std, y)
+    params = fit((X - mean) / std, y, hidden=args.hidden, l2=args.l2)
 
     def logit(F):
         from nac.restore.content import network_logit
@@ -131,7 +133,7 @@ def main():
     report = ROOT / "reports" / "content_classifier.md"
     report.write_text(
         "# Speech / music detection (`nac restore --content auto`)\n\n"
-        "A small network (32 features, 32 tanh units: `nac/restore/content.py`), fitted by\n"
+        f"A small network (32 features, {args.hidden} tanh units, L2 {args.l2:g}: `nac/restore/content.py`), fitted by\n"
         "`python scripts/train_content_classifier.py` on ../shared/data/train "
         f"({len(ys) // 3} speech files, {len(ym) // 3} music pieces of ≤ 10 s, each also through two random "
         "damage chains of the enhancer's training: noise at 0-30 dB SNR, babble, rooms, EQ, clipping, "

@@ -112,26 +112,42 @@ def test_restore_explain_and_pass_through_cli(tmp_path, tiny_restorer_path):
     assert r.exit_code == 2 and not (tmp_path / "o2.wav").exists()
 
 
-def test_shipped_models_run_only_where_dev_showed_gains():
-    """The shipped speech restorer (into the codec's latent space) runs only on the input classes
-    its registry card lists, keeping the input's own band there; full-band speech passes through."""
+def test_speech_goes_through_the_enhancer_and_keeps_its_rate_unless_extension_needs_more():
+    """The shipped speech model edits any speech (full band included: noise is not a band
+    limit); the output keeps the input's rate, except 8-kHz input, which comes back at the
+    model's 16 kHz with the reason in --explain; a class the card lists as measured worse passes
+    through."""
     from nac.registry import DEFAULT_RESTORE, REGISTRY
 
     card = REGISTRY[DEFAULT_RESTORE["speech"]]
-    narrow = noise(cutoff=4000)[None]
-    plan = plan_restore(narrow, SR, "speech")
-    assert plan.input_class == "narrowband"
-    assert plan.action == ("restore" if "narrowband" in card.restores else "pass-through")
-    if plan.action == "restore":
-        assert plan.keep_band == ("narrowband" in card.keeps_band)
-        out, _ = apply_plan(narrow, SR, plan)
-        assert out.shape == narrow.shape and np.isfinite(out).all()
     full = noise()[None]
     plan = plan_restore(full, SR, "speech")
-    assert plan.action == "pass-through" and "fullband" in plan.reason
-    assert np.array_equal(apply_plan(full, SR, plan)[0], full)
-    assert plan_restore(full, SR, "speech", always=True).action == "restore"
-    assert plan_restore(narrow, SR, "music").action == "restore"  # the music model helps band-limited music
+    assert plan.model == card.name and plan.output_rate == SR
+    assert plan.action == ("pass-through" if "fullband" in card.skips else "restore")
+    narrow8k = noise(seconds=1.0, sr=8000)[None]
+    plan = plan_restore(narrow8k, 8000, "speech")
+    assert plan.action == "restore" and plan.output_rate == 16000
+    assert "band extension" in plan.explain() and "16000 Hz" in plan.explain()
+    out, rate = apply_plan(narrow8k, 8000, plan)
+    assert rate == 16000 and out.shape == (1, 16000) and np.isfinite(out).all()
+    out48, rate48 = apply_plan(noise(seconds=0.5, sr=48000)[None], 48000,
+                               plan_restore(noise(seconds=0.5, sr=48000)[None], 48000, "speech", always=True))
+    assert rate48 == 48000 and out48.shape == (1, 24000)
+    assert plan_restore(narrow8k, 8000, "speech", out_rate=8000).output_rate == 8000
+
+
+def test_a_class_measured_worse_passes_through(monkeypatch):
+    import dataclasses
+
+    from nac.registry import DEFAULT_RESTORE, REGISTRY
+
+    name = DEFAULT_RESTORE["speech"]
+    monkeypatch.setitem(REGISTRY, name, dataclasses.replace(REGISTRY[name], skips=("fullband",)))
+    x = noise()[None]
+    plan = plan_restore(x, SR, "speech")
+    assert plan.action == "pass-through" and "measured worse" in plan.reason
+    assert np.array_equal(apply_plan(x, SR, plan)[0], x)
+    assert plan_restore(x, SR, "speech", always=True).action == "restore"
 
 
 def test_benchmark_restores_coded_input_as_nac_restore_sees_it(monkeypatch):

@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .enhancer import Enhancer
-
 
 class EnhancerStream:
-    def __init__(self, model: Enhancer, channels: int = 1):
+    """`model`: an `enhancer.Enhancer` (not imported here: the enhancer's `restore` runs files
+    through this module)."""
+
+    def __init__(self, model, channels: int = 1):
         self.model, self.hop = model, model.cfg.hop
         self.channels = channels
         self.pending = np.zeros((channels, 0), np.float32)  # input not yet a whole hop
@@ -60,7 +61,7 @@ class EnhancerStream:
         self.samples_in = self.samples_out = n_in
         return out[:, :missing]
 
-def enhance_file(model: Enhancer, audio: np.ndarray, block_seconds: float = 10.0) -> np.ndarray:
+def enhance_file(model, audio: np.ndarray, block_seconds: float = 10.0) -> np.ndarray:
     """(C, T) at the model's rate -> enhanced (C, T), through the stream."""
     stream = EnhancerStream(model, audio.shape[0])
     block = int(block_seconds * model.sample_rate)
