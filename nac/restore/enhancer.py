@@ -40,6 +40,13 @@ class EnhancerConfig:
     norm_seconds: float = 1.0  # time constant of the feature normalisation
     gain_db: tuple[float, float] = (-60.0, 20.0)
     ext_gain_db: tuple[float, float] = (-80.0, 10.0)
+    # inference limits, chosen on dev after training and shipped in the checkpoint's config
+    # (defaults: none); like DeepFilterNet's attenuation limit, they trade depth of repair for
+    # naturalness: band gains never cut more than `max_cut_db`, the generated band is moved by
+    # `ext_offset_db`, and the output is `mix` of the enhanced and (1 - mix) of the input
+    max_cut_db: float = 60.0
+    ext_offset_db: float = 0.0
+    mix: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -134,6 +141,8 @@ class Enhancer(nn.Module):
     def apply(self, spec, gain_db, ext_db, taps, state) -> torch.Tensor:
         """What the network's outputs do to the spectrum (shared with the ONNX runtime)."""
         cfg, front = self.cfg, self.front
+        gain_db = gain_db.clamp(min=-cfg.max_cut_db)
+        ext_db = ext_db + cfg.ext_offset_db
         gained = spec * front.to_bins(db_to_amplitude(gain_db))
         low = gained[..., :cfg.df_bins]
         history = torch.cat([state["past"], low], 1)  # (B, order - 1 + N, df_bins)
@@ -142,4 +151,5 @@ class Enhancer(nn.Module):
         filtered = (windows * torch.complex(taps[..., 0], taps[..., 1])).sum(-1)
         out = torch.cat([filtered, gained[..., cfg.df_bins:]], -1)
         source = torch.nn.functional.pad(out[..., :out.shape[-1] - self.shift], (self.shift, 0))
-        return out + source * front.to_bins(db_to_amplitude(ext_db))
+        out = out + source * front.to_bins(db_to_amplitude(ext_db))
+        return out if cfg.mix == 1.0 else cfg.mix * out + (1 - cfg.mix) * spec

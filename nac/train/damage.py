@@ -154,9 +154,11 @@ class DamageBank:
     def damage(self, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
         """A random chain applied to `clean` (T,): (degraded, target, what was done)."""
         sr, y, target, done = self.sr, clean.astype(np.float64), clean, []
-        if rng.uniform() < 0.12:
+        # a quarter stays clean (run B at 2 500 steps with 12 %: clean speech -0.34 PESQ, its band
+        # gains tilted -10 dB below 4 kHz: the damage's own asymmetries, applied to everything)
+        if rng.uniform() < 0.25:
             return clean.copy(), clean, "clean"
-        if rng.uniform() < 0.15:
+        if rng.uniform() < 0.12:
             y, target = phone_recording(y, sr, rng, self.draw_noise(len(y), rng), rng.uniform(0, 30),
                                         self.rirs[rng.integers(len(self.rirs))] if self.rirs else None,
                                         with_target=True)
