@@ -120,7 +120,7 @@ def compress_blocks(blocks: Iterable[np.ndarray], sr: int, channels: int, num_sa
     frames_per_chunk = max(frames_per_chunk, codec.context_frames)
     n_q = codec.n_q_for(kbps)
     metadata = {
-        "format_version": 2, "model": model if model in REGISTRY else _file_name(loaded.name),
+        "format_version": 3, "model": model if model in REGISTRY else _file_name(loaded.name),
         "model_sha256": loaded.sha256[:16], "sample_rate": codec.sample_rate, "original_sample_rate": int(sr),
         "channels": int(channels), "num_samples": int(num_samples),
         "frame_rate": codec.frame_rate, "hop": codec.hop, "n_q": n_q,

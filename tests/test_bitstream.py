@@ -34,8 +34,28 @@ def test_header_layout_matches_hand_built_bytes():
     v1 = b"NAC" + bytes([1]) + struct.pack(">I", len(blob)) + bytes([60]) + blob
     assert bs.build_header(META, 6, version=1) == v1
     head = b"NAC" + bytes([2]) + struct.pack(">I", len(blob)) + bytes([60]) + blob
+    assert bs.build_header(META, 6, version=2) == head + struct.pack(">I", zlib.crc32(head))
+    # version 3: tag, varint length, value per field (`binary_metadata.py`); frame_rate is derived
+    tlv = (b"\x01\x01m" + b"\x03\x02\x80\x7d" + b"\x04\x02\x80\x7d" + b"\x05\x01\x01" + b"\x06\x02\xc0\x3e"
+           + b"\x07\x02\xc0\x02" + b"\x08\x01\x03" + b"\x09\x01\x0a" + b"\x0a\x01\x0a")
+    head = b"NAC" + bytes([3]) + struct.pack(">I", len(tlv)) + bytes([60]) + tlv
     assert bs.build_header(META, 6) == head + struct.pack(">I", zlib.crc32(head))
     assert bs.HEADER_SIZE == 9 and bs.CHUNK_HEADER_SIZE == 10
+
+
+def test_version_3_metadata_reads_back_as_version_2_json_did():
+    meta = {**META, "model_sha256": "0123456789abcdef", "band_gains": {"bands": 32, "levels": 6},
+            "entropy": {"coder": "range", "statistics": "ab12"}, "kbps": 6.0, "format_version": 3}
+    v3 = bs.read_header(io.BytesIO(bs.build_header(meta, 6))).metadata
+    v2 = bs.read_header(io.BytesIO(bs.build_header(meta, 6, version=2))).metadata
+    assert v3 == v2
+    assert len(bs.build_header(meta, 6)) < len(bs.build_header(meta, 6, version=2)) / 2
+
+
+def test_version_2_files_still_read():
+    data, codes = make_file(version=2)
+    assert data[3] == 2
+    assert np.array_equal(read_all(data), codes)
 
 
 def test_version_1_files_still_read():
@@ -140,7 +160,7 @@ def test_truncation_everywhere_is_detected():
 
 @pytest.mark.parametrize("mutate,error,match", [
     (lambda d: b"XAC" + d[3:], bs.BadMagicError, "magic"),
-    (lambda d: d[:3] + bytes([3]) + d[4:], bs.UnsupportedVersionError, "version 3"),
+    (lambda d: d[:3] + bytes([4]) + d[4:], bs.UnsupportedVersionError, "version 4"),
     (lambda d: d[:4] + struct.pack(">I", 70000) + d[8:], bs.MetadataError, "70000"),
     (lambda d: d[:4] + struct.pack(">I", 0xFFFFFFFF) + d[8:], bs.MetadataError, "exceeds"),
     (lambda d: d[:9] + b"\xff" + d[10:], bs.MetadataError, "JSON"),  # v1: no header CRC to stop it
@@ -161,7 +181,7 @@ def test_v2_detects_reordered_chunks():
 
 
 def test_v2_metadata_change_fails_the_header_crc():
-    data, _ = make_file()
+    data, _ = make_file(version=2)
     altered = data.replace(b'"num_samples":8000', b'"num_samples":8001')
     assert altered != data
     with pytest.raises(bs.HeaderCRCError, match="header/metadata"):
@@ -230,3 +250,28 @@ def test_stereo_chunks_roundtrip():
     meta = dict(META, channels=2, n_q=12)
     data, codes = make_file(meta)
     assert np.array_equal(read_all(data), codes)
+
+
+def v3_file_with_metadata(tlv: bytes) -> bytes:
+    """A v3 file (valid CRCs) whose metadata bytes are `tlv`."""
+    head = b"NAC" + bytes([3]) + struct.pack(">I", len(tlv)) + bytes([15]) + tlv
+    data, _ = make_file()
+    return head + struct.pack(">I", zlib.crc32(head)) + data[bs.read_header(io.BytesIO(data)).size:]
+
+
+@pytest.mark.parametrize("tlv,match", [
+    (b"\x01\x05m", "runs past"),                                     # length beyond the metadata
+    (b"\x01\x01m\x01\x01m", "twice"),                                # a repeated field
+    (b"\x03\x0b" + b"\xff" * 11, "longer than"),                      # an endless varint
+    (b"\x03\x02\x80\x00", "non-minimal"),                             # 0 written in two bytes
+    (b"\x10\x03[1,", "pitch"),                                         # broken JSON object
+    (b"\x01\x01m", "lacks"),                                           # required fields missing
+])
+def test_hostile_v3_metadata_raises_metadata_error(tlv, match):
+    with pytest.raises(bs.MetadataError, match=match):
+        read_all(v3_file_with_metadata(tlv))
+
+
+def test_v3_reader_skips_fields_it_does_not_know():
+    tlv = bs.build_header(META, 1.5)[9:-4] + b"\x7f\x03abc"  # a later writer's tag 127
+    assert np.array_equal(read_all(v3_file_with_metadata(tlv)), read_all(make_file()[0]))

@@ -44,7 +44,8 @@ def test_info_reports_bitrate_byte_and_real_bitrate(tmp_path, wav, tiny_model_pa
     r = run("info", nac_file, "--json")
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
-    assert info["bitrate_byte"] == 60 and info["integrity"] == "ok" and info["version"] == 2
+    assert info["bitrate_byte"] == 60 and info["integrity"] == "ok" and info["version"] == 3
+    assert info["header_bytes"] < 100  # binary metadata (v3): tens of bytes, not ~300
     assert info["header_crc"] == "ok"
     # the one rate: all of the file's bytes per second per channel (header and chunk headers too)
     assert info["file_kbps"] == round(nac_file.stat().st_size * 8 / 12.0 / 1000, 3)

@@ -1,4 +1,4 @@
-"""The `.nac` container: header, JSON metadata, CRC-checked chunks of bit-packed codes.
+"""The `.nac` container: header, metadata, CRC-checked chunks of bit-packed codes.
 
 Pure Python + numpy (no torch), so files can be inspected and validated without the model.
 
@@ -6,11 +6,12 @@ Layout (all integers big-endian):
 
     offset  size  field
     0       3     magic b"NAC"
-    3       1     version (2; version 1 files are still read)
+    3       1     version (3; versions 1 and 2 are still read)
     4       4     metadata length M (bytes, <= 64 KiB)
     8       1     nominal bitrate, kbps x 10 (6 kbps -> 60)
-    9       M     metadata, UTF-8 JSON
-    9+M     4     v2 only: CRC-32 of bytes [0, 9 + M): header and metadata are protected too
+    9       M     metadata: v3 tag-length-value bytes (`binary_metadata.py`, ~60 bytes);
+                  v1/v2 UTF-8 JSON (~300 bytes)
+    9+M     4     v2+: CRC-32 of bytes [0, 9 + M): header and metadata are protected too
     ...     ...   chunks until end of file, each:
                     2  frame count F (1 <= F <= frames_per_chunk)
                     4  payload length L = ceil(F * channels * n_q * bits / 8)
@@ -39,9 +40,11 @@ from typing import BinaryIO, Iterator
 import numpy as np
 from construct import Bytes, Int8ub, Int16ub, Int32ub, Struct
 
+from . import binary_metadata
+
 MAGIC = b"NAC"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MAX_METADATA = 64 * 1024
 MAX_CHANNELS = 64  # per .nac file
 REQUIRED_METADATA = ("model", "sample_rate", "original_sample_rate", "channels", "num_samples",
@@ -134,7 +137,15 @@ def build_header(metadata: dict, kbps: float, version: int = VERSION) -> bytes:
     if version not in READABLE_VERSIONS:
         raise ValueError(f"cannot write .nac version {version}")
     validate_metadata(metadata)
-    blob = json.dumps(metadata, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    if version >= 3:
+        try:
+            blob = binary_metadata.encode(metadata)
+        except binary_metadata.BinaryMetadataError as exc:
+            raise MetadataError(str(exc)) from None
+        if abs(metadata.get("kbps", kbps) - kbps) > 1e-9:
+            raise MetadataError(f"metadata kbps {metadata['kbps']} is not the header's {kbps}")
+    else:
+        blob = json.dumps(metadata, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
     if len(blob) > MAX_METADATA:
         raise MetadataError(f"metadata is {len(blob)} bytes; the limit is {MAX_METADATA}")
     head = HEADER.build(dict(magic=MAGIC, version=version, metadata_length=len(blob),
@@ -247,10 +258,16 @@ def read_header(f: BinaryIO) -> Header:
         if zlib.crc32(raw + blob) != stored:
             raise HeaderCRCError("CRC mismatch in header/metadata (corrupted or altered file)")
         size += HEADER_CRC_SIZE
-    try:
-        metadata = json.loads(blob.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MetadataError(f"metadata is not valid UTF-8 JSON ({str(exc)[:80]})") from None
+    if h.version >= 3:
+        try:
+            metadata = binary_metadata.decode(blob, h.bitrate / 10, h.version)
+        except binary_metadata.BinaryMetadataError as exc:
+            raise MetadataError(f"metadata: {exc}") from None
+    else:
+        try:
+            metadata = json.loads(blob.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise MetadataError(f"metadata is not valid UTF-8 JSON ({str(exc)[:80]})") from None
     validate_metadata(metadata)
     return Header(h.version, h.bitrate, metadata, size)
 
