@@ -75,14 +75,10 @@ def train_enhancer(config: str | None, data: str, out: str, resume: bool = False
     from .enhance_data import DamagedSpeech, build_nac_pool
     from .enhance_dev import DevSet
 
+    from .restore import open_run
+
     model_cfg, cfg = load_config(config)
-    torch.set_num_threads(cfg.threads)
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    latest = out_dir / "latest.pt"
-    if latest.exists() and not resume:
-        raise FileExistsError(f"{out_dir} already holds a checkpoint: pass --resume to continue it")
-    torch.manual_seed(cfg.seed)
+    out_dir, latest = open_run(out, resume, cfg)
     model = Enhancer(model_cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
