@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Pick the enhancer's inference limits (max cut, extension offset, dry/wet mix) on the dev set.
+"""Pick the enhancer's inference limits (max cut, extension offset) and per-class strength on dev.
 
     python experiments/tune_enhancer_limits.py runs/campaign-enhancer/latest.pt [--files 12]
 
@@ -37,16 +37,23 @@ def main():
     base = {k: tuple(v) if isinstance(v, list) else v for k, v in ck["config"].items()}
     inputs = {(n, c): pesq(16000, clean, deg, "wb") for n, c, clean, deg in dev.items}
     print(f"step {ck['step']}")
-    print("| max cut dB | ext offset dB | mix | " + " | ".join(dict.fromkeys(c for _, c, _, _ in dev.items)) + " |")
-    for cut, ext, mix in itertools.product((60, 20, 12), (0, -10, -80), (1.0, 0.7)):
-        model = Enhancer(EnhancerConfig(**{**base, "max_cut_db": cut, "ext_offset_db": ext, "mix": mix}))
-        model.load_state_dict(checkpoint.float_state(ck.get("model"))).__class__  # noqa: B018
+    mixes = (1.0, 0.7, 0.5, 0.3)
+    conditions = list(dict.fromkeys(c for _, c, _, _ in dev.items))
+    print("| max cut dB | ext offset dB | mix | " + " | ".join(conditions) + " |")
+    print("|---|---|---|" + "---|" * len(conditions))
+    for cut, ext in itertools.product((60, 20, 12), (0, -10, -20)):
+        model = Enhancer(EnhancerConfig(**{**base, "max_cut_db": cut, "ext_offset_db": ext, "mix": 1.0}))
+        model.load_state_dict(checkpoint.float_state(ck["model"]))
         model.eval()
-        per = {}
+        per = {mix: {} for mix in mixes}
         for name, cond, clean, deg in dev.items:
             out = enhance_file(model, deg[None])[0]
-            per.setdefault(cond, []).append(pesq(16000, clean, out, "wb") - inputs[(name, cond)])
-        print(f"| {cut} | {ext} | {mix} | " + " | ".join(f"{np.mean(v):+.3f}" for v in per.values()) + " |", flush=True)
+            for mix in mixes:  # the plan's per-class strength: input + mix * (output - input)
+                y = deg + mix * (out - deg)
+                per[mix].setdefault(cond, []).append(pesq(16000, clean, y, "wb") - inputs[(name, cond)])
+        for mix in mixes:
+            print(f"| {cut} | {ext} | {mix} | " + " | ".join(f"{np.mean(per[mix][c]):+.3f}" for c in conditions)
+                  + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ class ModelCard:
     # Restoration models: the input classes (`restore.plan.input_class`) on which dev measured
     # the model worse (reports/restore.md): `nac restore` passes those through.
     skips: tuple[str, ...] = ()
+    # ... and how much of the model's change to apply per input class where dev measured a
+    # partial mix better than all of it ((class, strength) pairs; other classes: 1.0)
+    class_strength: tuple[tuple[str, float], ...] = ()
 
 
 REGISTRY: dict[str, ModelCard] = {

@@ -170,3 +170,19 @@ def test_benchmark_restores_coded_input_as_nac_restore_sees_it(monkeypatch):
     run_system(parse_system("restore:bw:4000"), x, 16000, "speech")
     assert seen[0][0] == "opus" and seen[0][1] > 4  # the file's real rate (Ogg overhead included)
     assert seen[1] == (None, None)
+
+
+def test_a_class_strength_scales_the_change(monkeypatch):
+    import dataclasses
+
+    from nac.registry import DEFAULT_RESTORE, REGISTRY
+
+    name = DEFAULT_RESTORE["speech"]
+    x = noise()[None]
+    full, _ = apply_plan(x, SR, plan_restore(x, SR, "speech", always=False))
+    monkeypatch.setitem(REGISTRY, name, dataclasses.replace(REGISTRY[name], skips=(),
+                                                            class_strength=(("fullband", 0.5),)))
+    plan = plan_restore(x, SR, "speech")
+    assert plan.action == "restore" and plan.strength == 0.5 and "0.5 of the change" in plan.reason
+    half, _ = apply_plan(x, SR, plan)
+    np.testing.assert_allclose(half - x, 0.5 * (full - x), atol=2e-3)

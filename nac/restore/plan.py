@@ -94,6 +94,10 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
         action = "restore"
         reason = ("repairs noise, room, colouration and codec damage"
                   + (f", generates the band above {bandwidth / 1000:.1f} kHz" if bandwidth < FULL_BAND * full else ""))
+        scale = dict(card.class_strength).get(cls, 1.0) if card is not None else 1.0
+        if scale != 1.0:
+            strength *= scale
+            reason += f"; {cls} input at {scale:g} of the change, as dev measured best (reports/restore.md)"
     elif bandwidth >= FULL_BAND * full:
         action, reason = "pass-through", "the input already fills the band the model restores"
     else:
