@@ -181,23 +181,18 @@ def decode(src: str, dst: str, model: str | None, sample_rate: int | None, postf
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @friendly_errors
 def restore(src, dst, content, model, codec_model, sample_rate, strength, always, explain, force) -> None:
-    """Restore degraded audio (Opus, MP3, AAC, 8 kHz, phone, or a .nac file) to .wav/.flac.
+    """Restore degraded audio (phone recordings, Opus, MP3, AAC, 8 kHz, or a .nac file) to .wav/.flac.
 
-    Input that already fills the model's band (clean audio, high-bitrate codecs, NAC's own
-    output) passes through untouched: the model is only run where content is missing."""
+    Speech goes through the enhancer (noise, rooms, colouration, codec damage, the missing band),
+    music through its post-filter where its band is incomplete; input classes dev measured worse
+    pass through untouched. The output keeps the input's rate unless band extension needs more.
+    WAV/FLAC speech is restored block by block: memory stays flat however long the file."""
     check_paths(src, dst, force)
-    from .io.audio import write_audio
-    from .io.sources import open_source
-    from .restore.plan import apply_plan, plan_restore
+    from .restore.blocks import restore_file
 
-    decoded = open_source(src, codec_model)
-    info = decoded.info
-    plan = plan_restore(decoded.audio, decoded.sample_rate, content, model, strength, always,
-                        info.codec, info.kbps, info.bandwidth_hz, sample_rate)
+    plan = restore_file(src, dst, content, model, strength, always, sample_rate, codec_model)
     if explain:
         click.echo(plan.explain(), err=True)
-    audio, sr = apply_plan(decoded.audio, decoded.sample_rate, plan)
-    write_audio(dst, audio, sr)
 
 
 @cli.command()

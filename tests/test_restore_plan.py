@@ -186,3 +186,21 @@ def test_a_class_strength_scales_the_change(monkeypatch):
     assert plan.action == "restore" and plan.strength == 0.5 and "0.5 of the change" in plan.reason
     half, _ = apply_plan(x, SR, plan)
     np.testing.assert_allclose(half - x, 0.5 * (full - x), atol=2e-3)
+
+
+@pytest.mark.parametrize("sr", [8000, 16000, 44100])
+def test_restore_file_streams_blocks_and_equals_the_whole_file_path(tmp_path, sr):
+    """`nac restore` on WAV reads 10-s blocks and plans from the first 30 s; the blocks go
+    through streaming resamplers and the enhancer's stream, and give the whole-file result."""
+    from nac.restore.blocks import restore_file
+
+    t = np.arange(int(sr * 23.5)) / sr
+    x = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    x = np.stack([x, 0.5 * x]) + noise(23.5, sr=sr)[None] * 0.1
+    sf.write(tmp_path / "in.wav", x.T, sr, subtype="FLOAT")
+    plan = restore_file(str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "speech", strength=0.7)
+    assert plan.action == "restore" and plan.output_rate == max(sr, 16000)
+    got, rate = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
+    whole, whole_rate = apply_plan(x, sr, plan_restore(x[:, :30 * sr], sr, "speech", strength=0.7))
+    assert rate == whole_rate and got.T.shape == whole.shape
+    np.testing.assert_allclose(got.T, whole, atol=1e-4)

@@ -70,11 +70,11 @@ def _nac_source(path: Path, model: str | None) -> Decoded:
 
 def _file_source(path: Path) -> Decoded:
     audio, sr = read_audio(path)
-    codec, kbps = _probe(path, audio.shape[1] / sr, audio.shape[0])
+    codec, kbps = probe(path, audio.shape[1] / sr, audio.shape[0])
     return Decoded(audio, sr, SourceInfo(codec, kbps, measure_bandwidth(audio, sr)))
 
 
-def _probe(path: Path, seconds: float, channels: int) -> tuple[str, float | None]:
+def probe(path: Path, seconds: float, channels: int) -> tuple[str, float | None]:
     """Codec name and the file's rate (`file_kbps`: all its bytes, container pages and headers
     included, the way the UI and `nac info` measure NAC files; a 1-s Ogg Opus file pays ~3 kbps
     of headers that way, a 10-s one ~0.3)."""
