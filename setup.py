@@ -17,10 +17,12 @@ setup(
     ],
     extras_require={
         "eval": ["pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert",
-                 "speechmos", "librosa", "onnxruntime", "requests"],
+                 "speechmos", "librosa", "onnxruntime", "requests", "pyroomacoustics"],
+        # the enhancer's training (rooms for the damage chains, PESQ for its dev set)
+        "train": ["pyroomacoustics", "pesq"],
         "ui": ["fastapi", "uvicorn", "python-multipart", "matplotlib"],
         "onnx": ["onnx", "onnxscript", "onnxruntime"],
-        "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert",
+        "test": ["pytest", "hypothesis", "pesq", "pystoi", "matplotlib", "visqol-python", "ai-edge-litert", "pyroomacoustics",
                  "fastapi", "uvicorn", "python-multipart", "httpx", "selenium", "onnx", "onnxscript", "onnxruntime"],
     },
     entry_points={"console_scripts": ["nac = nac.cli:main"]},
