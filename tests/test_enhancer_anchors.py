@@ -24,4 +24,8 @@ def test_anchor_output_is_aligned_and_less_noisy(name):
     seg = slice(4000, 36000)
     corr = np.correlate(y[seg], x[seg], "full")
     assert np.argmax(corr) - (len(x[seg]) - 1) == 0  # no delay left
-    assert np.mean((y - x) ** 2) < 0.75 * np.mean(noise ** 2)
+    def floor_db(a):  # the level of the quietest frames: the noise between words
+        frames = a[: len(a) // 320 * 320].reshape(-1, 320)
+        return 10 * np.log10(np.percentile(np.mean(frames ** 2, 1), 10))
+
+    assert floor_db(y) < floor_db(x + noise) - 6
