@@ -139,7 +139,7 @@ def restore_upload(data: bytes, filename: str, reference: bytes | None = None,
     check_length(audio, sr)
     plan = plan_restore(audio, sr, "auto", None, strength, False, info.codec, info.kbps, info.bandwidth_hz)
     restored, out_sr = apply_plan(audio, sr, plan)
-    result = Result({"detected": {"codec": info.codec, "kbps": info.kbps, "bandwidth_hz": round(plan.bandwidth_hz),
+    result = Result({"detected": {"codec": info.codec, "file_kbps": info.kbps, "bandwidth_hz": round(plan.bandwidth_hz),
                                   "content": plan.content}, "explain": plan.explain(), "action": plan.action})
     result.files["input.wav"] = wav_bytes(audio, sr)
     result.files["input.png"] = spectrogram_png(audio, sr, "input")
