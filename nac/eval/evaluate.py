@@ -93,7 +93,8 @@ def _models_fingerprint(job: Job) -> str:
         return ""
     from ..registry import REGISTRY
 
-    digests = [card.sha256 for card in REGISTRY.values()]
+    # the weights, and what the cards tell the restore plan (classes skipped, per-class strength)
+    digests = [f"{card.sha256}:{card.skips}:{card.class_strength}" for card in REGISTRY.values()]
     if job.model and Path(job.model).is_file():
         digests.append(_file_hash(job.model))
     return ",".join(digests)
