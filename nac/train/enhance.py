@@ -4,10 +4,12 @@ DATA is the shared data folder (train/speech, train/music, noise, dev/speech). A
 process draws a damage chain per excerpt (`damage.py`) while the main process trains: on two
 cores the two run side by side. The loss is DeepFilterNet's: compressed magnitudes (|X|^0.3)
 and compressed complex spectra, in the enhancer's own STFT. Every `dev_every` steps the dev
-set (`enhance_dev.py`) is scored with PESQ and written to dev.csv; latest.pt resumes the run.
+set (`enhance_dev.py`) is scored with PESQ, with the weights' moving average (what ships), and
+written to dev.csv; latest.pt resumes the run.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, fields
@@ -18,6 +20,7 @@ import torch
 
 from .. import checkpoint
 from ..restore.enhancer import Enhancer, EnhancerConfig
+from .ema import WeightEMA
 from .precision import use_bf16
 from .trainer import _csv_appender
 
@@ -42,6 +45,9 @@ class EnhanceTrainConfig:
     threads: int = 1
     seed: int = 0
     bf16: bool = True
+    # weight averaging: the live weights swing with the still-large learning rate; dev and
+    # export use the average of the last ~1 / (1 - decay) steps (0: off)
+    ema_decay: float = 0.999
 
 
 def load_config(path) -> tuple[EnhancerConfig, EnhanceTrainConfig]:
@@ -88,6 +94,9 @@ def train_enhancer(config: str | None, data: str, out: str, resume: bool = False
         if "optimizer" in ckpt:
             opt.load_state_dict(ckpt["optimizer"])
         step = ckpt["step"]
+    ema = WeightEMA(model, cfg.ema_decay) if cfg.ema_decay else None
+    if ema is not None and latest.exists() and "ema" in ckpt:
+        ema.load_state_dict(ckpt["ema"])  # (a run from before averaging starts it from its weights)
     bf16 = use_bf16(cfg.bf16)
     print(f"enhancer: {sum(p.numel() for p in model.parameters())} parameters, step {step}, "
           f"{'bf16 autocast' if bf16 else 'fp32'}", flush=True)
@@ -110,6 +119,8 @@ def train_enhancer(config: str | None, data: str, out: str, resume: bool = False
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
+        if ema is not None:
+            ema.update()
         step += 1
         if step % cfg.log_every == 0:
             row = {"step": step, "loss": float(loss), **parts, "lr": lr_at(step, cfg),
@@ -121,10 +132,14 @@ def train_enhancer(config: str | None, data: str, out: str, resume: bool = False
             if progress:
                 print(" ".join(f"{k}={v:.4g}" for k, v in row.items()), flush=True)
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            checkpoint.save(latest, {"kind": "enhancer", "config": model_cfg.to_dict(), "train_config": asdict(cfg),
-                                     "step": step, "model": model.state_dict(), "optimizer": opt.state_dict()})
+            payload = {"kind": "enhancer", "config": model_cfg.to_dict(), "train_config": asdict(cfg),
+                       "step": step, "model": model.state_dict(), "optimizer": opt.state_dict()}
+            if ema is not None:
+                payload["ema"] = ema.state_dict()
+            checkpoint.save(latest, payload)
         if step % cfg.dev_every == 0 or step == cfg.steps:
-            rows = dev.score(model.eval(), step)
+            with (ema.averaged() if ema is not None else contextlib.nullcontext(model)) as evaluated:
+                rows = dev.score(evaluated.eval(), step)
             if dev_writer is None:
                 dev_writer, dev_file = _csv_appender(out_dir / "dev.csv", list(rows[0]))
             for row in rows:
