@@ -28,6 +28,9 @@ case "$ARM" in
   # the speech enhancer `nac restore` and `nac decode --postfilter` run (nac/restore/enhancer.py,
   # nac/train/enhance.py): its whole resumable state is ~3.5 MB, committed as campaign/enhancer/latest.pt
   enhancer) CONFIG=configs/enhancer-16k.json ;;
+  # the enhancer at a 5x lower, constant learning rate: forked from the enhancer arm (seed
+  # runs/campaign-enhancer-anneal with a copy of its latest.pt) to ship from (session 15)
+  enhancer-anneal) CONFIG=configs/enhancer-16k-anneal.json ;;
   # low latency: a causal student (no look-ahead in any ConvNeXt block) distilled from the
   # shipped nac-16k, its phase made online with 3 frames of look-ahead (nac/train/causal.py)
   causal) CONFIG=configs/nac-16k-causal.json ;;
@@ -46,7 +49,7 @@ case "$ARM" in
   # a low learning rate): the lever against over-smoothed magnitudes (reports/training.md)
   gan) CONFIG=configs/nac-16k-gan-finetune.json ;;
   pitch) CONFIG=configs/nac-16k-pitch.json ;;
-  *) echo "campaign.sh: unknown arm '$ARM' (causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch or enhancer)" >&2; exit 2 ;;
+  *) echo "campaign.sh: unknown arm '$ARM' (causal, causal-d1, causal-d1-own, baseline, anneal, gan, pitch, enhancer or enhancer-anneal)" >&2; exit 2 ;;
 esac
 RUN=runs/campaign-$ARM
 # a new machine: continue from the state the last session committed (scripts/campaign_state.py)
@@ -61,7 +64,7 @@ if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
   exit 0
 fi
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
-if [ "$ARM" = enhancer ]; then
+if [[ "$ARM" == enhancer* ]]; then
   CMD=(nac train-enhancer --config "$CONFIG" --data "$DATA" --out "$RUN" --resume)
 elif [[ "$ARM" == causal* ]]; then
   CMD=(nac train --config "$CONFIG" --data "$DATA/train/speech" --data "$DATA/train/music"
