@@ -43,7 +43,7 @@ def main():
     print("|---|---|---|" + "---|" * len(conditions))
     for cut, ext in itertools.product((60, 20, 12), (0, -10, -20)):
         model = Enhancer(EnhancerConfig(**{**base, "max_cut_db": cut, "ext_offset_db": ext, "mix": 1.0}))
-        model.load_state_dict(checkpoint.float_state(ck["model"]))
+        model.load_state_dict(checkpoint.float_state(checkpoint.inference_weights(ck)))
         model.eval()
         per = {mix: {} for mix in mixes}
         for name, cond, clean, deg in dev.items:

@@ -42,9 +42,16 @@ REGISTRY: dict[str, ModelCard] = {
                   "experimental: nac-16k + pitch side channel (1 level of every bitrate = f0), 46 000 steps; "
                   "A/B in reports/training.md"),
         ModelCard("enhance-speech-16k", "enhancer", "enhance-speech-16k.pt",
-                  "5b8ca328bffb98c480990f644cfc9e43134628aa537232333bc19440618d5c75",
+                  "27109328b0627502534f5b48ad1783616606375abf432bba60a494f4c31cf7d2",
                   "speech enhancer: band gains that cut and boost, a deep filter below 3.2 kHz, band extension "
-                  "above the input's cutoff; causal, 20 ms latency (nac/restore/enhancer.py, reports/restore.md)"),
+                  "above the input's cutoff; causal, 20 ms latency (nac/restore/enhancer.py, reports/restore.md)",
+                  # per-class strengths from dev (experiments/tune_enhancer_limits.py ->
+                  # reports/enhancer_limits.md; 12 files, PESQ change): little-to-repair
+                  # full-band PCM at 0.3 (clean -0.008 instead of -0.186), band-limited PCM and
+                  # low-rate Opus at 0.5 (8 kHz +0.27, Opus 6 +0.11 instead of +0.11 / +0.03),
+                  # NAC's output at 0.7 (+0.11 instead of +0.10); noisy full-band speech at 1
+                  class_strength=(("fullband-clean", 0.3), ("narrowband", 0.5), ("opus-low", 0.5), ("nac", 0.7),
+                                  ("opus", 0.3), ("mp3", 0.3), ("aac", 0.3))),
         ModelCard("restore-music-24k", "restore", "restore-music-24k.pt",
                   "75c09cd3aa2812d8408224aced27a7fac5a144adcf371162147ca86ca55280a1",
                   "music restoration / bandwidth extension to 24 kHz"),

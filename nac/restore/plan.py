@@ -18,6 +18,11 @@ import numpy as np
 from ..io.audio import fit_length, resample
 
 FULL_BAND = 0.9  # bandwidth >= this fraction of the model's Nyquist counts as full
+# Full-band PCM the enhancer would change by less than this (the energy of its change against
+# the input's, on the first 30 s) has little to repair: class "fullband-clean". On the dev set
+# clean speech measured -13.7 ... -21 dB, phone recordings at 25 and 10 dB SNR -11 ... +2 dB
+# (reports/restore_training.md, session 15).
+CLEAN_CHANGE_DB = -12.0
 
 
 @dataclass
@@ -84,6 +89,11 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
     card = REGISTRY.get(name)
     cls = input_class(codec, kbps, bandwidth, full)
     enhancer = getattr(restorer, "front", None) is not None  # edits any input; a post-filter only fills band
+    change_db = None
+    if enhancer and cls == "fullband" and strength > 0 and not always:
+        change_db = change_ratio_db(restorer, audio, sr)
+        if change_db < CLEAN_CHANGE_DB:
+            cls = "fullband-clean"
     if strength == 0.0:
         action, reason = "pass-through", "strength 0"
     elif always:
@@ -93,7 +103,8 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
     elif enhancer:
         action = "restore"
         reason = ("repairs noise, room, colouration and codec damage"
-                  + (f", generates the band above {bandwidth / 1000:.1f} kHz" if bandwidth < FULL_BAND * full else ""))
+                  + (f", generates the band above {bandwidth / 1000:.1f} kHz" if bandwidth < FULL_BAND * full else "")
+                  + (f"; it would change this input by {change_db:.1f} dB" if change_db is not None else ""))
         scale = dict(card.class_strength).get(cls, 1.0) if card is not None else 1.0
         if scale != 1.0:
             strength *= scale
@@ -111,6 +122,17 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
                        f"{restorer.sample_rate} Hz")
     return RestorePlan(content, p_speech, bandwidth, full, name, action, strength, reason, codec, kbps,
                        sr, rate, rate_reason, cls)
+
+
+def change_ratio_db(model, audio: np.ndarray, sr: int, seconds: float = 30.0) -> float:
+    """How much the enhancer would change (C, T) audio: the energy of (output - input) against
+    the input's, in dB, on its first `seconds` at the model's rate (mono mix)."""
+    from .stream import enhance_file
+
+    x = resample(np.asarray(audio, np.float32).mean(0, keepdims=True), sr, model.sample_rate)
+    x = x[:, :int(seconds * model.sample_rate)]
+    y = enhance_file(model, x)
+    return float(10 * np.log10((np.sum((y - x) ** 2) + 1e-12) / (np.sum(x ** 2) + 1e-12)))
 
 
 def apply_plan(audio: np.ndarray, sr: int, plan: RestorePlan, out_rate: int | None = None
