@@ -116,8 +116,8 @@ def encode(src: str, dst: str, kbps: str, model: str | None, entropy: str, force
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=None,
               help="Output rate [default: the original file's rate].")
 @click.option("--postfilter", is_flag=True,
-              help="Decode with the spectral sharpening post-filter (speech PESQ +0.10, ViSQOL -0.23 on dev), "
-              "then run the restoration plan (which passes full-band speech through).")
+              help="Decode with the spectral sharpening, then run `nac restore`'s plan (speech: the enhancer); "
+              "dev NAC 6: PESQ +0.21, DNSMOS +0.05, ViSQOL -0.53.")
 @click.option("--postfilter-model", default=None, help="Restoration model [default: by content].")
 @click.option("--backend", type=click.Choice(["torch", "torch-bf16", "onnxruntime"]), default="torch",
               show_default=True, help="Where the networks run: torch-bf16 runs the decoder network in "
