@@ -42,7 +42,7 @@ def main():
     print("| max cut dB | ext offset dB | mix | " + " | ".join(conditions) + " |")
     print("|---|---|---|" + "---|" * len(conditions))
     for cut, ext in itertools.product((60, 20, 12), (0, -10, -20)):
-        model = Enhancer(EnhancerConfig(**{**base, "max_cut_db": cut, "ext_offset_db": ext, "mix": 1.0}))
+        model = Enhancer(EnhancerConfig(**{**base, "max_cut_db": cut, "ext_offset_db": ext}))
         model.load_state_dict(checkpoint.float_state(checkpoint.inference_weights(ck)))
         model.eval()
         per = {mix: {} for mix in mixes}

@@ -42,7 +42,7 @@ REGISTRY: dict[str, ModelCard] = {
                   "experimental: nac-16k + pitch side channel (1 level of every bitrate = f0), 46 000 steps; "
                   "A/B in reports/training.md"),
         ModelCard("enhance-speech-16k", "enhancer", "enhance-speech-16k.pt",
-                  "27109328b0627502534f5b48ad1783616606375abf432bba60a494f4c31cf7d2",
+                  "b274716f60cbcc145109696a436585e37d4b4196c1e9f7061071876f23d5ccdd",
                   "speech enhancer: band gains that cut and boost, a deep filter below 3.2 kHz, band extension "
                   "above the input's cutoff; causal, 20 ms latency (nac/restore/enhancer.py, reports/restore.md)",
                   # per-class strengths from dev (experiments/tune_enhancer_limits.py ->

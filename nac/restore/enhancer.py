@@ -43,10 +43,9 @@ class EnhancerConfig:
     # inference limits, chosen on dev after training and shipped in the checkpoint's config
     # (defaults: none); like DeepFilterNet's attenuation limit, they trade depth of repair for
     # naturalness: band gains never cut more than `max_cut_db`, the generated band is moved by
-    # `ext_offset_db`, and the output is `mix` of the enhanced and (1 - mix) of the input
+    # `ext_offset_db` (how much of the change to apply is the plan's per-class strength)
     max_cut_db: float = 60.0
     ext_offset_db: float = 0.0
-    mix: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,5 +150,4 @@ class Enhancer(nn.Module):
         filtered = (windows * torch.complex(taps[..., 0], taps[..., 1])).sum(-1)
         out = torch.cat([filtered, gained[..., cfg.df_bins:]], -1)
         source = torch.nn.functional.pad(out[..., :out.shape[-1] - self.shift], (self.shift, 0))
-        out = out + source * front.to_bins(db_to_amplitude(ext_db))
-        return out if cfg.mix == 1.0 else cfg.mix * out + (1 - cfg.mix) * spec
+        return out + source * front.to_bins(db_to_amplitude(ext_db))
