@@ -92,6 +92,7 @@ def restore_file(src: str, dst: str, content: str = "auto", model: str | None = 
     from ..io.audio import read_blocks, write_audio, write_blocks
     from ..io.sources import open_source, probe
     from .plan import apply_plan, plan_restore
+    from .restorer import is_enhancer, load_restorer
 
     with open(src, "rb") as f:
         is_nac = f.read(3) == MAGIC
@@ -106,7 +107,7 @@ def restore_file(src: str, dst: str, content: str = "auto", model: str | None = 
         first = np.concatenate(head, 1) if head else np.zeros((channels, 0), np.float32)
         codec, kbps = probe(Path(src), total / sr, channels)
         plan = plan_restore(first, sr, content, model, strength, always, codec, kbps, None, out_rate)
-        streamed = plan.action == "restore" and plan.model and _is_enhancer(plan.model)
+        streamed = plan.action == "restore" and is_enhancer(load_restorer(plan.model))
         if streamed:
             n_out = round(total * plan.output_rate / sr)
             write_blocks(dst, restore_blocks(chain(head, blocks), sr, channels, total, plan), plan.output_rate,
@@ -122,8 +123,3 @@ def restore_file(src: str, dst: str, content: str = "auto", model: str | None = 
     write_audio(dst, restored, rate)
     return plan
 
-
-def _is_enhancer(name: str) -> bool:
-    from .restorer import load_restorer
-
-    return getattr(load_restorer(name), "front", None) is not None

@@ -74,7 +74,7 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
     from ..io.sources import measure_bandwidth
     from ..registry import DEFAULT_RESTORE, REGISTRY
     from .content import probability_speech
-    from .restorer import load_restorer
+    from .restorer import is_enhancer, load_restorer
 
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength {strength:g}: expected a value in [0, 1]")
@@ -88,7 +88,7 @@ def plan_restore(audio: np.ndarray, sr: int, content: str = "auto", model: str |
     full = restorer.sample_rate / 2  # it can also add band above the input's own Nyquist
     card = REGISTRY.get(name)
     cls = input_class(codec, kbps, bandwidth, full)
-    enhancer = getattr(restorer, "front", None) is not None  # edits any input; a post-filter only fills band
+    enhancer = is_enhancer(restorer)
     change_db = None
     if enhancer and cls == "fullband" and strength > 0 and not always:
         change_db = change_ratio_db(restorer, audio, sr)

@@ -142,6 +142,12 @@ def load_restorer(name: str):
     return _CACHE[name]
 
 
+def is_enhancer(model) -> bool:
+    """The speech enhancer edits any input (noise, rooms, colouration); a post-filter
+    (`Restorer`) only fills a missing band."""
+    return getattr(model, "front", None) is not None
+
+
 def postfilter(audio: np.ndarray, sr: int, model, out_rate: int | None = None,
                strength: float = 1.0, cutoff_hz: float | None = None) -> tuple[np.ndarray, int]:
     """Restore (C, T) audio at any rate; returns (audio, rate).

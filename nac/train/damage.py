@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from ..io.audio import fit_length, resample
 from ..io.thirdparty import roundtrip
+from .degrade import bandlimit
 
 CODECS = [("opus", 6), ("opus", 9), ("opus", 12), ("opus", 16), ("mp3", 16), ("mp3", 32), ("mp3", 64),
           ("aac", 24)]
@@ -121,10 +121,6 @@ def phone_recording(x: np.ndarray, sr: int, rng: np.random.Generator, noise: np.
     return y
 
 
-def band_limit(x: np.ndarray, sr: int, rate: int) -> np.ndarray:
-    return fit_length(resample(resample(x[None], sr, rate), rate, sr), len(x))[0]
-
-
 @dataclass
 class DamageBank:
     """Everything the chains draw from (held in memory by the data worker)."""
@@ -186,7 +182,7 @@ class DamageBank:
                 y = np.clip(y, -level, level) if rng.uniform() < 0.5 else np.tanh(y / level) * level
                 done.append("clip")
         if rng.uniform() < 0.15:
-            y = band_limit(y, sr, int(rng.choice([8000, 11025])))
+            y = bandlimit(y, sr, int(rng.choice([8000, 11025])))
             done.append("bandlimit")
         y = y.astype(np.float32)
         if rng.uniform() < 0.35:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..io.audio import list_audio, read_audio, resample
-from .damage import band_limit, phone_recording
+from .damage import phone_recording
+from .degrade import bandlimit
 from .enhance_data import load_files, noise_files
 
 CONDITIONS = ("clean", "phone25", "phone10", "opus6", "bw8k", "nac6")
@@ -28,7 +29,7 @@ def damage_for_dev(x: np.ndarray, sr: int, condition: str, rng: np.random.Genera
     if condition == "opus6":
         return roundtrip(x, sr, "opus", 6)[0]
     if condition == "bw8k":
-        return band_limit(x, sr, 8000).astype(np.float32)
+        return bandlimit(x, sr, 8000).astype(np.float32)
     if condition == "nac6":
         from ..api import compress, decompress
         from ..io.audio import fit_length
